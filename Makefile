@@ -1,0 +1,39 @@
+# gitward's two commands: `make demo` and `make test`. Both set up everything on a fresh machine,
+# idempotently: Debian packages, .venv with gitward and its test extras, the cached Kubernetes build.
+SHELL := /bin/bash
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell sha256sum pyproject.toml | cut -c1-12)
+PYTEST_ARGS ?=
+
+.PHONY: demo test lint deps venv kube bench clean
+
+deps:
+	@scripts/install-system-packages
+
+$(STAMP): pyproject.toml
+	@echo "▸ creating $(VENV) and installing gitward with its test extras"
+	@test -x $(BIN)/python || python3 -m venv $(VENV)
+	@$(BIN)/pip install -q --upgrade pip
+	@$(BIN)/pip install --progress-bar on -e '.[test]'
+	@rm -f $(VENV)/.installed-* && touch $(STAMP)
+
+venv: $(STAMP)
+
+kube: deps venv
+	@$(BIN)/gitward dev build
+
+lint: venv
+	@echo "▸ ruff"; $(BIN)/ruff check src tests && $(BIN)/ruff format --check src tests
+	@echo "▸ mypy --strict"; $(BIN)/mypy
+	@echo "▸ import-linter"; $(BIN)/lint-imports
+
+test: deps venv kube lint
+	@echo "▸ pytest"
+	@$(BIN)/pytest $(PYTEST_ARGS)
+
+demo: deps venv kube
+	@$(BIN)/python -m gitward.devcluster.demo
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

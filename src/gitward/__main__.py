@@ -1,0 +1,5 @@
+"""`python -m gitward` runs the CLI."""
+
+from gitward.cli.main import main
+
+main()

@@ -1,0 +1,1 @@
+"""The `gitward` command line (SPEC §3): one typer sub-app per command family."""

@@ -1,0 +1,1 @@
+"""The controller: watches, work queue, reconciler wiring the pipeline, leader election."""

@@ -1,0 +1,1 @@
+"""Types and helpers shared by every layer: raw manifests, object references, errors, logging."""

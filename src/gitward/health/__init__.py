@@ -1,0 +1,1 @@
+"""Health (pure): assess the health of live objects, one module per family of kinds."""

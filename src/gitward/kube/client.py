@@ -1,0 +1,359 @@
+"""The Kubernetes REST client gitward uses: discovery-driven paths, server-side apply, dry-run,
+list/watch, status patches and impersonation, on one keep-alive connection pool.
+
+Callers: applying (dry-run, apply, prune), controller (watch cache, status, events, leases),
+cli, server, devcluster (node simulator). Payloads are plain dicts; failures raise
+`gitward.kube.errors`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import httpx2
+
+from gitward.core.manifests import Manifest, split_api_version
+from gitward.kube import config as kubeconfig
+from gitward.kube import errors
+from gitward.kube.discovery import ResourceInfo, gv_path, parse_resource_list
+
+FIELD_MANAGER = "gitward"
+APPLY_PATCH = "application/apply-patch+yaml"
+MERGE_PATCH = "application/merge-patch+json"
+JSON_PATCH = "application/json-patch+json"
+
+RequestHook = Callable[[str, int], None]
+"""Called after every request with (verb, HTTP status code; 0 when there was no answer)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    """Who requests are made as, through impersonation headers."""
+
+    user: str
+    groups: tuple[str, ...] = ()
+
+    @classmethod
+    def service_account(cls, namespace: str, name: str) -> Identity:
+        return cls(
+            f"system:serviceaccount:{namespace}:{name}",
+            ("system:serviceaccounts", f"system:serviceaccounts:{namespace}", "system:authenticated"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class WatchEvent:
+    type: str  # ADDED | MODIFIED | DELETED | BOOKMARK
+    object: Manifest
+
+
+class _Discovery:
+    """Lazily filled kind → resource map per group/version, shared by all clients of a connection."""
+
+    def __init__(self) -> None:
+        self.by_gv: dict[tuple[str, str], dict[str, ResourceInfo]] = {}
+        self.lock = asyncio.Lock()
+
+
+class KubeClient:
+    """An API client; `impersonating()` returns a view that shares the connection pool and discovery."""
+
+    def __init__(
+        self,
+        http: httpx2.AsyncClient,
+        *,
+        default_namespace: str = "default",
+        identity: Identity | None = None,
+        discovery: _Discovery | None = None,
+        hook: RequestHook | None = None,
+    ) -> None:
+        self._http = http
+        self.default_namespace = default_namespace
+        self.identity = identity
+        self._discovery = discovery or _Discovery()
+        self._hook = hook
+        self._headers: dict[str, str] = {}
+        if identity is not None:
+            self._headers["Impersonate-User"] = identity.user
+
+    @classmethod
+    def connect(
+        cls,
+        kubeconfig_path: str | None = None,
+        context: str | None = None,
+        *,
+        hook: RequestHook | None = None,
+        timeout: float = 30.0,
+    ) -> KubeClient:
+        single = kubeconfig.load(kubeconfig_path, context)
+        http = kubeconfig.http_client(single, timeout=timeout)
+        return cls(http, default_namespace=kubeconfig.default_namespace(single), hook=hook)
+
+    def impersonating(self, identity: Identity | None) -> KubeClient:
+        if identity is None:
+            return self
+        return KubeClient(
+            self._http,
+            default_namespace=self.default_namespace,
+            identity=identity,
+            discovery=self._discovery,
+            hook=self._hook,
+        )
+
+    def set_hook(self, hook: RequestHook | None) -> None:
+        self._hook = hook
+
+    async def close(self) -> None:
+        await self._http.aclose()
+
+    # ---------------------------------------------------------------- raw requests
+
+    def _request_headers(self, content_type: str | None = None) -> list[tuple[str, str]]:
+        headers = [("Accept", "application/json")]
+        if content_type:
+            headers.append(("Content-Type", content_type))
+        if self.identity is not None:
+            headers.append(("Impersonate-User", self.identity.user))
+            headers.extend(("Impersonate-Group", g) for g in self.identity.groups)
+        return headers
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, Any] | None = None,
+        body: Any = None,
+        content_type: str | None = None,
+    ) -> Any:
+        """Send one request; return the decoded JSON body or raise a `gitward.kube.errors` error."""
+        content = None
+        if body is not None:
+            content = body if isinstance(body, bytes) else json.dumps(body, separators=(",", ":")).encode()
+            content_type = content_type or "application/json"
+        try:
+            resp = await self._http.request(
+                method, path, params=params, content=content, headers=self._request_headers(content_type)
+            )
+        except httpx2.HTTPError as exc:
+            self._record(method, 0)
+            raise errors.APIConnectionError(f"{method} {path}: {type(exc).__name__}: {exc}") from exc
+        self._record(method, resp.status_code)
+        if resp.status_code >= 400:
+            raise _error_of(resp.status_code, resp.content, f"{method} {path}")
+        if not resp.content:
+            return None
+        return json.loads(resp.content)
+
+    def _record(self, method: str, code: int) -> None:
+        if self._hook is not None:
+            self._hook(method.upper(), code)
+
+    # ---------------------------------------------------------------- discovery
+
+    async def resource(self, api_version: str, kind: str) -> ResourceInfo:
+        """The resource serving `kind` in `api_version`; refreshes discovery once on a miss."""
+        group, version = split_api_version(api_version)
+        known = self._discovery.by_gv.get((group, version))
+        if known is not None and kind in known:
+            return known[kind]
+        async with self._discovery.lock:
+            try:
+                body = await self.request("GET", gv_path(group, version))
+            except errors.APINotFoundError:
+                body = {}
+            known = parse_resource_list(group, version, body or {})
+            self._discovery.by_gv[(group, version)] = known
+        if kind not in known:
+            raise errors.APINotFoundError(
+                f"the server has no resource for kind {kind} in {api_version}", code=404, status=None
+            )
+        return known[kind]
+
+    def forget_discovery(self) -> None:
+        self._discovery.by_gv.clear()
+
+    async def is_namespaced(self, api_version: str, kind: str) -> bool:
+        return (await self.resource(api_version, kind)).namespaced
+
+    async def server_version(self) -> dict[str, Any]:
+        return dict(await self.request("GET", "/version"))
+
+    # ---------------------------------------------------------------- verbs
+
+    async def _path_of(self, obj: Manifest, subresource: str = "") -> str:
+        info = await self.resource(str(obj.get("apiVersion", "")), str(obj.get("kind", "")))
+        meta = obj.get("metadata") or {}
+        namespace = meta.get("namespace") or (self.default_namespace if info.namespaced else None)
+        return info.path(namespace, meta.get("name"), subresource)
+
+    async def get(self, api_version: str, kind: str, name: str, namespace: str | None = None) -> Manifest:
+        info = await self.resource(api_version, kind)
+        return dict(await self.request("GET", info.path(namespace, name)))
+
+    async def get_or_none(
+        self, api_version: str, kind: str, name: str, namespace: str | None = None
+    ) -> Manifest | None:
+        try:
+            return await self.get(api_version, kind, name, namespace)
+        except errors.APINotFoundError:
+            return None
+
+    async def list(
+        self,
+        api_version: str,
+        kind: str,
+        namespace: str | None = None,
+        *,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
+    ) -> tuple[list[Manifest], str]:
+        """All objects (paged), with apiVersion/kind filled in, and the list's resourceVersion."""
+        info = await self.resource(api_version, kind)
+        params: dict[str, Any] = {"limit": 500}
+        if label_selector:
+            params["labelSelector"] = label_selector
+        if field_selector:
+            params["fieldSelector"] = field_selector
+        items: list[Manifest] = []
+        while True:
+            body = await self.request("GET", info.path(namespace), params=params)
+            for item in body.get("items") or []:
+                item.setdefault("apiVersion", info.api_version)
+                item.setdefault("kind", info.kind)
+                items.append(item)
+            cont = (body.get("metadata") or {}).get("continue")
+            if not cont:
+                return items, str((body.get("metadata") or {}).get("resourceVersion", ""))
+            params["continue"] = cont
+
+    async def watch(
+        self,
+        api_version: str,
+        kind: str,
+        namespace: str | None = None,
+        *,
+        resource_version: str = "",
+        label_selector: str | None = None,
+        field_selector: str | None = None,
+        timeout_seconds: int = 300,
+    ) -> AsyncIterator[WatchEvent]:
+        """Stream watch events until the server closes the watch; 410 Gone raises APIGoneError."""
+        info = await self.resource(api_version, kind)
+        params: dict[str, Any] = {
+            "watch": "1",
+            "allowWatchBookmarks": "true",
+            "timeoutSeconds": timeout_seconds,
+        }
+        if resource_version:
+            params["resourceVersion"] = resource_version
+        if label_selector:
+            params["labelSelector"] = label_selector
+        if field_selector:
+            params["fieldSelector"] = field_selector
+        timeout = httpx2.Timeout(30.0, read=timeout_seconds + 30.0)
+        try:
+            async with self._http.stream(
+                "GET", info.path(namespace), params=params, headers=self._request_headers(), timeout=timeout
+            ) as resp:
+                self._record("WATCH", resp.status_code)
+                if resp.status_code >= 400:
+                    raise _error_of(resp.status_code, await resp.aread(), f"WATCH {info.path(namespace)}")
+                async for line in resp.aiter_lines():
+                    if not line:
+                        continue
+                    event = json.loads(line)
+                    obj = event.get("object") or {}
+                    if event.get("type") == "ERROR":
+                        code = int(obj.get("code") or 500)
+                        raise errors.from_status(code, obj, f"WATCH {info.path(namespace)}")
+                    if event.get("type") != "BOOKMARK":
+                        obj.setdefault("apiVersion", info.api_version)
+                        obj.setdefault("kind", info.kind)
+                    yield WatchEvent(str(event.get("type")), obj)
+        except httpx2.HTTPError as exc:
+            raise errors.APIConnectionError(f"WATCH {info.path(namespace)}: {type(exc).__name__}") from exc
+
+    async def apply(
+        self,
+        obj: Manifest,
+        *,
+        field_manager: str = FIELD_MANAGER,
+        force: bool = True,
+        dry_run: bool = False,
+        subresource: str = "",
+    ) -> Manifest:
+        """Server-side apply of `obj` (creates it when missing)."""
+        params: dict[str, Any] = {"fieldManager": field_manager}
+        if force:
+            params["force"] = "true"
+        if dry_run:
+            params["dryRun"] = "All"
+        path = await self._path_of(obj, subresource)
+        return dict(await self.request("PATCH", path, params=params, body=obj, content_type=APPLY_PATCH))
+
+    async def create(self, obj: Manifest, *, dry_run: bool = False) -> Manifest:
+        info = await self.resource(str(obj["apiVersion"]), str(obj["kind"]))
+        meta = obj.get("metadata") or {}
+        namespace = meta.get("namespace") or (self.default_namespace if info.namespaced else None)
+        params = {"dryRun": "All"} if dry_run else None
+        return dict(await self.request("POST", info.path(namespace), params=params, body=obj))
+
+    async def replace(self, obj: Manifest, *, subresource: str = "") -> Manifest:
+        return dict(await self.request("PUT", await self._path_of(obj, subresource), body=obj))
+
+    async def patch(
+        self,
+        api_version: str,
+        kind: str,
+        name: str,
+        namespace: str | None,
+        patch: Any,
+        *,
+        content_type: str = MERGE_PATCH,
+        subresource: str = "",
+        field_manager: str | None = None,
+    ) -> Manifest:
+        info = await self.resource(api_version, kind)
+        params = {"fieldManager": field_manager} if field_manager else None
+        path = info.path(namespace, name, subresource)
+        return dict(await self.request("PATCH", path, params=params, body=patch, content_type=content_type))
+
+    async def delete(
+        self,
+        api_version: str,
+        kind: str,
+        name: str,
+        namespace: str | None = None,
+        *,
+        propagation: str = "Background",
+        grace_period: int | None = None,
+        preconditions_uid: str | None = None,
+    ) -> bool:
+        """Delete one object; False when it was already gone."""
+        info = await self.resource(api_version, kind)
+        body: dict[str, Any] = {"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": propagation}
+        if grace_period is not None:
+            body["gracePeriodSeconds"] = grace_period
+        if preconditions_uid:
+            body["preconditions"] = {"uid": preconditions_uid}
+        try:
+            await self.request("DELETE", info.path(namespace, name), body=body)
+        except errors.APINotFoundError:
+            return False
+        return True
+
+
+def _error_of(code: int, content: bytes, fallback: str) -> errors.APIError:
+    status: dict[str, Any] | None = None
+    try:
+        decoded = json.loads(content) if content else None
+        if isinstance(decoded, dict):
+            status = decoded
+    except ValueError:
+        status = None
+    return errors.from_status(code, status, f"{fallback}: HTTP {code}")

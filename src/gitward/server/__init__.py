@@ -1,0 +1,1 @@
+"""The HTTP server: health probes, REST API, webhooks, metrics and the dashboard."""

@@ -1,0 +1,1 @@
+"""Sourcing: fetch Git repositories (shared, shallow, cached), resolve revisions, read commit metadata."""

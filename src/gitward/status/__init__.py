@@ -1,0 +1,1 @@
+"""Status (pure): aggregate sync and health, conditions, history into the Application's status."""
