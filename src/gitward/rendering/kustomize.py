@@ -1,0 +1,139 @@
+"""The kustomize engine: `kubectl kustomize` on a private copy of the checkout.
+
+Called by `engines.render` when the source path holds a kustomization (or `source.kustomize` is set).
+The flow: copy the checkout (`copying`, symlinks checked first) → check the kustomizations'
+references (`kustomizations`) → run the pinned kubectl with the root-only load restrictor, no
+plugins, no Helm, a scrubbed environment and a wall-clock timeout → load its output (`documents`).
+Errors name the kustomization file; paths of the private copy never appear in them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import IO
+
+from gitward.core.errors import RenderError
+from gitward.rendering import copying, documents, kustomizations, paths, scanning
+from gitward.rendering.limits import Limits
+
+POLL_SECONDS = 0.05
+MAX_STDERR_BYTES = 64 * 1024
+MAX_MESSAGE_CHARS = 2_000
+_DEAD_PROXY = "http://127.0.0.1:9"  # with remote bases refused, any network fetch fails at once
+_PASSED_THROUGH = ("PATH", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy")
+
+
+def render(root: Path, base: Path, limits: Limits, *, allow_remote_bases: bool = False) -> list[documents.Rendered]:
+    """The objects kustomize builds from `base` (resolved, inside the resolved checkout `root`)."""
+    base_rel = paths.relative(base, root)
+    file_rel = kustomizations.relative_file(root, base)
+    kubectl = find_kubectl(file_rel)
+    with tempfile.TemporaryDirectory(prefix="gitward-kustomize-") as tmp:
+        work = Path(os.path.realpath(tmp))
+        copy = work / "repo"
+        copying.copy_checkout(root, copy, limits)
+        kustomizations.check_references(copy, base_rel, limits, allow_remote=allow_remote_bases)
+        command = [kubectl, "kustomize", "--load-restrictor", "LoadRestrictionsRootOnly", str(copy / base_rel)]
+        output = _run(command, work, file_rel, limits, allow_remote=allow_remote_bases)
+    label = f"kustomize:{base_rel}"
+    return documents.load(output, label, limits, scanning.Budget(limits.max_total_bytes))
+
+
+def find_kubectl(file_rel: str) -> str:
+    """kubectl next to the running Python (the pinned one in the venv) first, then on PATH."""
+    beside = Path(sys.executable).parent / "kubectl"
+    if beside.is_file() and os.access(beside, os.X_OK):
+        return str(beside)
+    found = shutil.which("kubectl")
+    if found is None:
+        raise RenderError(f"{file_rel}: cannot run kustomize: kubectl not found next to Python or on PATH")
+    return found
+
+
+def _run(command: list[str], work: Path, file_rel: str, limits: Limits, *, allow_remote: bool) -> bytes:
+    """Run kubectl in `work` (the private temp dir); its stdout, or a `RenderError` from its stderr."""
+    with (work / "stdout").open("w+b") as out, (work / "stderr").open("w+b") as err:
+        process = subprocess.Popen(
+            command,
+            cwd=work / "repo",
+            env=environment(work, allow_remote=allow_remote),
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=err,
+            start_new_session=True,
+        )
+        try:
+            _wait(process, out, file_rel, limits)
+        finally:
+            _kill(process)
+        if process.returncode != 0:
+            err.seek(0)
+            raise RenderError(f"{file_rel}: {describe(err.read(MAX_STDERR_BYTES), work)}")
+        _check_output_size(out, file_rel, limits)
+        out.seek(0)
+        return out.read()
+
+
+def environment(work: Path, *, allow_remote: bool) -> dict[str, str]:
+    """A scrubbed environment: home, config and plugin dirs in `work`; no network unless allowed."""
+    env = {
+        "HOME": str(work),
+        "TMPDIR": str(work),
+        "XDG_CONFIG_HOME": str(work / "config"),
+        "KUSTOMIZE_PLUGIN_HOME": str(work / "plugins"),
+        "LANG": "C",
+    }
+    if allow_remote:
+        env.update({name: os.environ[name] for name in _PASSED_THROUGH if name in os.environ})
+    else:
+        env.update(PATH=str(work / "no-programs"), HTTP_PROXY=_DEAD_PROXY, HTTPS_PROXY=_DEAD_PROXY)
+        env.update(http_proxy=_DEAD_PROXY, https_proxy=_DEAD_PROXY, NO_PROXY="", no_proxy="")
+    return env
+
+
+def _wait(process: subprocess.Popen[bytes], out: IO[bytes], file_rel: str, limits: Limits) -> None:
+    """Wait for kubectl, refusing an overlong run or an oversized output while it runs."""
+    deadline = time.monotonic() + limits.render_timeout_seconds
+    while True:
+        try:
+            process.wait(timeout=POLL_SECONDS)
+            return
+        except subprocess.TimeoutExpired:
+            pass
+        _check_output_size(out, file_rel, limits)
+        if time.monotonic() >= deadline:
+            raise RenderError(f"{file_rel}: kustomize timed out after {limits.render_timeout_seconds:g}s")
+
+
+def _check_output_size(out: IO[bytes], file_rel: str, limits: Limits) -> None:
+    if os.fstat(out.fileno()).st_size > limits.max_total_bytes:
+        raise RenderError(f"{file_rel}: kustomize output exceeds the size limit of {limits.max_total_bytes} bytes")
+
+
+def _kill(process: subprocess.Popen[bytes]) -> None:
+    """Kill kubectl and anything it started (its own session), if it is still running."""
+    if process.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+
+def describe(stderr: bytes, work: Path) -> str:
+    """kustomize's stderr as one trimmed line, with paths of the private copy made repo-relative."""
+    text = stderr.decode("utf-8", errors="replace")
+    copy = str(work / "repo")
+    text = text.replace(copy + "/", "").replace(copy, ".").replace(str(work), "<tmp>")
+    text = " ".join(text.split())
+    for prefix in ("error: ", "Error: "):
+        text = text.removeprefix(prefix)
+    if len(text) > MAX_MESSAGE_CHARS:
+        text = text[:MAX_MESSAGE_CHARS] + "…"
+    return text or "kustomize failed without a message"

@@ -1,0 +1,35 @@
+"""Plain helpers shared by the rendering tests (fixtures live in conftest.py)."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+from typing import Any
+
+from gitward.core.applications import Source
+
+SECRET = "TOP-SECRET-MARKER-d41d8cd98f"
+"""Content of files placed outside the checkout: it must never show up in any output or message."""
+
+
+def write(root: Path, files: dict[str, str | bytes]) -> None:
+    """Create `files` (repo-relative path → dedented text, or raw bytes) under `root`."""
+    for rel, content in files.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        else:
+            path.write_text(textwrap.dedent(content))
+
+
+def configmap(name: str, value: str = "v") -> str:
+    return f"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\ndata:\n  key: {value}\n"
+
+
+def source(path: str = ".", **fields: Any) -> Source:
+    return Source.model_validate({"repoURL": "https://git.example.com/org/config.git", "path": path, **fields})
+
+
+def names(rendered: list[Any]) -> list[str]:
+    return [r.manifest["metadata"]["name"] for r in rendered]
