@@ -1,0 +1,91 @@
+"""The inventory: which objects an Application applied, as kept in `status.inventory` (Flux-style).
+
+Called by the controller after a successful apply (`entries_of` the applied objects, `merge` with
+the entries whose deletion failed, `to_status`) and before pruning (`from_status` of the last
+status, `diff` with the new entries = prune candidates, handed to `prune.prune_set`). Pure set
+functions over `Entry(id, v)`, where id is `<namespace>_<name>_<group>_<kind>` and v the API
+version the object was applied with. Entries are compared by id only: a new API version of the same
+object is not a removal. Results are sorted by id and free of duplicates.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from gitward.core.manifests import Manifest, ObjectRef, split_api_version
+from gitward.planning import _objects
+
+
+@dataclass(frozen=True, order=True, slots=True)
+class Entry:
+    id: str
+    v: str
+
+    @property
+    def ref(self) -> ObjectRef:
+        return ObjectRef.from_inventory_id(self.id)
+
+
+def entries_of(objs: Iterable[Manifest]) -> list[Entry]:
+    """The inventory entries of (normalised) objects."""
+    return _unique(Entry(_objects.ref_of(obj).inventory_id, _version(obj)) for obj in objs)
+
+
+def diff(old: Iterable[Entry], new: Iterable[Entry]) -> list[Entry]:
+    """Entries of `old` whose object is not in `new`: the prune candidates."""
+    kept = {entry.id for entry in new}
+    return _unique(entry for entry in old if entry.id not in kept)
+
+
+def merge(new: Iterable[Entry], kept_from_old: Iterable[Entry]) -> list[Entry]:
+    """`new` plus the old entries still to be tracked (deletion failed); `new` wins on the same id."""
+    by_id = {entry.id: entry for entry in kept_from_old}
+    by_id.update((entry.id, entry) for entry in new)
+    return sorted(by_id.values())
+
+
+def refs_of(entries: Iterable[Entry]) -> list[ObjectRef]:
+    """The object references of entries, skipping ids that cannot be parsed."""
+    return [ObjectRef.from_inventory_id(entry.id) for entry in entries if valid_id(entry.id)]
+
+
+def to_status(entries: Iterable[Entry]) -> dict[str, list[dict[str, str]]]:
+    """`{"entries": [{"id": ..., "v": ...}]}`, sorted by id, for `status.inventory`."""
+    return {"entries": [{"id": entry.id, "v": entry.v} for entry in _unique(entries)]}
+
+
+def from_status(value: Any) -> list[Entry]:
+    """Entries from `status.inventory`; anything malformed is skipped, never an error."""
+    items = value.get("entries") if isinstance(value, dict) else None
+    if not isinstance(items, list):
+        return []
+    return _unique(_entry_or_none(item) for item in items)
+
+
+def valid_id(entry_id: object) -> bool:
+    """`<namespace>_<name>_<group>_<kind>` with a name and a kind."""
+    if not isinstance(entry_id, str):
+        return False
+    parts = entry_id.split("_", 3)
+    return len(parts) == 4 and bool(parts[1]) and bool(parts[3])
+
+
+def _entry_or_none(item: Any) -> Entry | None:
+    if not isinstance(item, dict) or not valid_id(item.get("id")):
+        return None
+    version = item.get("v")
+    return Entry(item["id"], version if isinstance(version, str) else "")
+
+
+def _unique(entries: Iterable[Entry | None]) -> list[Entry]:
+    by_id: dict[str, Entry] = {}
+    for entry in entries:
+        if entry is not None:
+            by_id.setdefault(entry.id, entry)
+    return sorted(by_id.values())
+
+
+def _version(obj: Manifest) -> str:
+    return split_api_version(str(obj.get("apiVersion", "")))[1]
