@@ -1,0 +1,93 @@
+"""Repository credentials as plain data.
+
+The controller reads the Secret named by `spec.source.secretRef` (SPEC §2) and hands its `data` to
+`Credentials.from_secret_data`; the result travels with every `Fetcher` call (gitward.sourcing.git),
+which turns it into a private git environment. Nothing here talks to Kubernetes, and nothing here
+ever prints a credential: `repr()` only says which fields are set, and `secrets()` lists the values
+every error message is redacted against.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+
+from gitward.core.errors import SourceError
+
+__all__ = ["SECRET_KEYS", "Credentials"]
+
+# Secret data key → Credentials field
+SECRET_KEYS: Mapping[str, str] = {
+    "username": "username",
+    "password": "password",
+    "bearerToken": "bearer_token",
+    "sshPrivateKey": "ssh_private_key",
+    "knownHosts": "known_hosts",
+}
+
+
+@dataclass(frozen=True, repr=False)
+class Credentials:
+    """How to authenticate to one repository; every field is optional (empty = not set)."""
+
+    username: str = ""
+    password: str = ""
+    bearer_token: str = ""
+    ssh_private_key: str = ""
+    known_hosts: str = ""
+
+    @classmethod
+    def from_secret_data(cls, data: Mapping[str, str], *, secret_name: str = "") -> Credentials:
+        """Build from a Kubernetes Secret's base64-encoded `data`; unknown keys are ignored."""
+        values = {field: _decode(data[key], key, secret_name) for key, field in SECRET_KEYS.items() if key in data}
+        return cls(**values)
+
+    @property
+    def kind(self) -> str:
+        """`ssh`, `bearer`, `basic` or `none`: which mechanism these credentials provide."""
+        if self.ssh_private_key:
+            return "ssh"
+        if self.bearer_token:
+            return "bearer"
+        if self.username or self.password:
+            return "basic"
+        return "none"
+
+    def secrets(self) -> tuple[str, ...]:
+        """The values that must never appear in a message (including each line of a private key)."""
+        key_lines = tuple(line.strip() for line in self.ssh_private_key.splitlines() if _is_key_body(line))
+        values = (self.password, self.bearer_token, self.ssh_private_key.strip(), *key_lines)
+        return tuple(v for v in values if v)
+
+    def identity(self) -> str:
+        """A stable, non-reversible id of these credentials (used to keep caches per credential)."""
+        if self.kind == "none" and not self.known_hosts:
+            return "anonymous"
+        digest = hashlib.sha256()
+        for f in fields(self):
+            digest.update(getattr(self, f.name).encode())
+            digest.update(b"\0")
+        return digest.hexdigest()[:16]
+
+    def __repr__(self) -> str:
+        set_fields = ", ".join(f"{f.name}=<set>" for f in fields(self) if getattr(self, f.name))
+        return f"Credentials({set_fields})"
+
+    __str__ = __repr__
+
+
+def _decode(value: str, key: str, secret_name: str) -> str:
+    where = f"Secret/{secret_name}" if secret_name else "Secret"
+    try:
+        return base64.b64decode(value, validate=True).decode("utf-8")
+    except (binascii.Error, ValueError):
+        msg = f"{where}: data key {key!r} is not valid base64-encoded UTF-8"
+        raise SourceError(msg, reason="InvalidCredentials") from None
+
+
+def _is_key_body(line: str) -> bool:
+    stripped = line.strip()
+    return len(stripped) >= 8 and not stripped.startswith("-----")

@@ -1,0 +1,37 @@
+"""Real Git servers and repositories for gitward's tests — the one module tests import.
+
+    Repo            a working repository: commit files/symlinks/deletions, branch, tag, push
+    GitHttpServer   smart HTTP (git http-backend behind a real HTTP server), auth none/Basic/Bearer,
+                    records requests (`fetches()`, `upload_pack_posts()`, `count(...)`)
+    GitDaemon       git daemon (git://)
+    SshGitServer    the system's sshd with generated keys (`client_private_key`, `known_hosts`)
+
+Every server serves the bare repositories under its `root`: `create_repo(name)`, `url(name)`,
+`publish(repo, name)` (push and return the URL). Start with `start()` or `with`, stop with `stop()`.
+The pytest fixtures that manage their lifetimes are in `tests.support.fixtures`.
+"""
+
+from __future__ import annotations
+
+from tests.support.gitdaemons import GitDaemon, ServerStartError, SshGitServer, free_port, generate_key
+from tests.support.githttp import BasicAuth, BearerAuth, GitHttpServer, HttpRequest
+from tests.support.gitrepos import BareRepos, FileContent, Repo, Symlink, git_env, init_bare, run_git
+
+__all__ = [
+    "BareRepos",
+    "BasicAuth",
+    "BearerAuth",
+    "FileContent",
+    "GitDaemon",
+    "GitHttpServer",
+    "HttpRequest",
+    "Repo",
+    "ServerStartError",
+    "SshGitServer",
+    "Symlink",
+    "free_port",
+    "generate_key",
+    "git_env",
+    "init_bare",
+    "run_git",
+]

@@ -1,0 +1,1 @@
+"""Unit tests of gitward.sourcing (no network, no servers)."""
