@@ -8,6 +8,7 @@ instead and clean up after themselves in namespaces of their own.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import secrets
 import shutil
@@ -18,14 +19,19 @@ from pathlib import Path
 
 import pytest
 
+from gitward.cli import install
+from gitward.controller.manager import Controller
+from gitward.core.applications import API_VERSION
 from gitward.devcluster import cluster as devcluster
+from gitward.kube import errors
 from gitward.kube.client import KubeClient
+from tests.support import apps
 
 pytest_plugins = ["tests.support.fixtures"]
 
 
 @dataclass(frozen=True)
-class TestCluster:
+class ClusterUnderTest:
     kubeconfig: str
     user_kubeconfig: str | None  # an unprivileged user, when the test bed made the cluster
     state_dir: Path | None  # None for an existing cluster
@@ -33,22 +39,22 @@ class TestCluster:
 
 
 @pytest.fixture(scope="session")
-def test_cluster() -> Iterator[TestCluster]:
+def test_cluster() -> Iterator[ClusterUnderTest]:
     existing = os.environ.get("GITWARD_TEST_KUBECONFIG")
     if existing:
-        yield TestCluster(existing, None, None, embedded=False)
+        yield ClusterUnderTest(existing, None, None, embedded=False)
         return
     state = Path(tempfile.mkdtemp(prefix="gitward-test-cluster-"))
     try:
         info = devcluster.up(state, log=False)
-        yield TestCluster(info.kubeconfig, info.user_kubeconfig, state, embedded=True)
+        yield ClusterUnderTest(info.kubeconfig, info.user_kubeconfig, state, embedded=True)
     finally:
         devcluster.down(state)
         shutil.rmtree(state, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
-async def kube(test_cluster: TestCluster) -> AsyncIterator[KubeClient]:
+async def kube(test_cluster: ClusterUnderTest) -> AsyncIterator[KubeClient]:
     client = KubeClient.connect(test_cluster.kubeconfig)
     yield client
     await client.close()
@@ -58,15 +64,44 @@ def unique_name(prefix: str = "t") -> str:
     return f"{prefix}-{secrets.token_hex(4)}"
 
 
+@pytest.fixture(scope="session")
+async def crds(kube: KubeClient) -> None:
+    """gitward's CRDs, installed once per session (as `gitward install --crds-only` does)."""
+    await install.apply_all(kube, install.manifests("gitward", crds_only=True))
+
+
+@pytest.fixture
+async def controller(kube: KubeClient, namespace: str, crds: None, tmp_path: Path) -> AsyncIterator[Controller]:
+    """A controller watching the test's namespace, running in the test's event loop."""
+    async with apps.running_controller(kube, namespace, tmp_path / "cache", allow_file=True) as running:
+        yield running
+
+
 @pytest.fixture
 async def namespace(kube: KubeClient) -> AsyncIterator[str]:
     """A fresh namespace for one test, deleted afterwards."""
     name = unique_name("gwt")
     await kube.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
     # the ServiceAccount admission needs the default SA before pods can be created
-    for _ in range(100):
-        if await kube.get_or_none("v1", "ServiceAccount", "default", name):
+    # (and, on clusters before 1.24, its token Secret)
+    for attempt in range(100):
+        account = await kube.get_or_none("v1", "ServiceAccount", "default", name)
+        if account and (account.get("secrets") or attempt > 40):
             break
         await asyncio.sleep(0.05)
     yield name
+    await _drop_finalizers(kube, name)
     await kube.delete("v1", "Namespace", name)
+
+
+async def _drop_finalizers(kube: KubeClient, namespace: str) -> None:
+    """Let the namespace go even when no controller is left to finalize its Applications."""
+    try:
+        items, _ = await kube.list(API_VERSION, "Application", namespace)
+    except errors.KubeError:
+        return
+    for app in items:
+        if app["metadata"].get("finalizers"):
+            patch = {"metadata": {"finalizers": None}}
+            with contextlib.suppress(errors.APINotFoundError):
+                await kube.patch(API_VERSION, "Application", app["metadata"]["name"], namespace, patch)

@@ -9,7 +9,7 @@ import subprocess
 import time
 
 import pytest
-from tests.conftest import TestCluster
+from tests.conftest import ClusterUnderTest
 
 from gitward.kube import errors
 from gitward.kube.client import KubeClient
@@ -113,7 +113,7 @@ async def test_namespace_deletion_completes(kube: KubeClient) -> None:
         try:
             await kube.create(pod)
             break
-        except errors.APIForbiddenError:
+        except (errors.APIForbiddenError, errors.APIServerError):  # no ServiceAccount (token) yet
             await asyncio.sleep(0.1)
     await kube.delete("v1", "Namespace", name)
     gone = False
@@ -125,7 +125,7 @@ async def test_namespace_deletion_completes(kube: KubeClient) -> None:
     assert gone, "namespace still terminating"
 
 
-async def test_unprivileged_token_is_forbidden(test_cluster: TestCluster) -> None:
+async def test_unprivileged_token_is_forbidden(test_cluster: ClusterUnderTest) -> None:
     if test_cluster.user_kubeconfig is None:
         pytest.skip("an existing cluster has no test-bed user")
     user = KubeClient.connect(test_cluster.user_kubeconfig)
@@ -136,7 +136,7 @@ async def test_unprivileged_token_is_forbidden(test_cluster: TestCluster) -> Non
         await user.close()
 
 
-def test_kubectl_works(test_cluster: TestCluster) -> None:
+def test_kubectl_works(test_cluster: ClusterUnderTest) -> None:
     out = subprocess.run(
         ["kubectl", "--kubeconfig", test_cluster.kubeconfig, "get", "nodes", "-o", "name"],
         capture_output=True,

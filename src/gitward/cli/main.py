@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from gitward.cli import dev
+from gitward.cli import dev, install, run
 
 app = typer.Typer(
     name="gitward",
@@ -14,6 +14,8 @@ app = typer.Typer(
     add_completion=False,
 )
 app.add_typer(dev.app, name="dev")
+app.command(name="install")(install.install)
+app.command(name="run")(run.run)
 
 
 def main() -> None:

@@ -23,6 +23,9 @@ from pathlib import Path
 from rich.console import Console
 
 KUBE_VERSION = "v1.20.2"
+BUILD_ID = f"{KUBE_VERSION}-reflect2-1.0.2"  # the cache key: bump it when the build recipe changes
+REFLECT2_SRC = Path("/usr/share/gocode/src/github.com/modern-go/reflect2")
+REFLECT2_VENDOR = "vendor/github.com/modern-go/reflect2"
 KUBE_BINARIES = ("kube-apiserver", "kube-controller-manager", "kube-scheduler")
 SYSTEM_PACKAGES = {"go": "golang-go", "etcd": "etcd-server", "rsync": "rsync", "openssl": "openssl"}
 
@@ -44,7 +47,7 @@ def cache_root() -> Path:
 
 
 def kube_dir() -> Path:
-    return cache_root() / "k8s" / KUBE_VERSION
+    return cache_root() / "k8s" / BUILD_ID
 
 
 def _from_assets(name: str) -> Path | None:
@@ -130,6 +133,8 @@ class _Steps:
 
 def _check_tools() -> None:
     missing = [pkg for tool, pkg in SYSTEM_PACKAGES.items() if not shutil.which(tool)]
+    if not REFLECT2_SRC.is_dir():
+        missing.append("golang-github-modern-go-reflect2-dev")
     if missing:
         raise AssetError(
             f"missing system packages: {' '.join(missing)} (run `make deps` or apt-get install -y {' '.join(missing)})"
@@ -172,10 +177,28 @@ def _unpack(work: Path, tarball: Path) -> Path:
     tmp = Path(tempfile.mkdtemp(prefix="unpack-", dir=work))
     _run(["tar", "xzf", str(tarball), "-C", str(tmp)], cwd=work)
     src = next(p for p in tmp.iterdir() if p.is_dir() and p.name.startswith("kubernetes"))
+    _patch_reflect2(src)
     gopath_link = src / ".go" / "src" / "k8s.io"
     gopath_link.mkdir(parents=True, exist_ok=True)
     (gopath_link / "kubernetes").symlink_to("../../..")
     return src
+
+
+def _patch_reflect2(src: Path) -> None:
+    """Swap the vendored modern-go/reflect2 v1.0.1 for Debian's v1.0.2.
+
+    v1.0.1 reads Go's map iterator through linkname'd runtime internals whose layout changed in Go
+    1.18; built with Debian's Go 1.19, kube-apiserver then dies with a SIGSEGV (in
+    reflect2.UnsafeMapType.UnsafeIterate) as soon as it encodes a custom resource. v1.0.2 is the
+    upstream fix and keeps the same API.
+    """
+    vendored = src / REFLECT2_VENDOR
+    for old in vendored.iterdir():
+        if old.suffix in (".go", ".s"):
+            old.unlink()
+    for new in REFLECT2_SRC.iterdir():
+        if new.suffix in (".go", ".s") and not new.name.endswith("_test.go"):
+            shutil.copy2(new, vendored / new.name)
 
 
 def _compile(src: Path, console: Console, log_path: Path) -> None:

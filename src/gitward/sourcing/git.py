@@ -72,21 +72,25 @@ class Fetcher:
         self._repos: dict[str, RepoHandle] = {}
         self._stores: dict[str, Store] = {}
         self._inflight: dict[tuple[str, str], asyncio.Future[None]] = {}
-        self._ls_cache: dict[str, tuple[float, RemoteRefs]] = {}
-        self._ls_inflight: dict[str, asyncio.Future[RemoteRefs]] = {}
+        self._ls_cache: dict[str, tuple[float, RemoteRefs]] = {}  # key -> (started at, refs)
+        self._ls_inflight: dict[str, tuple[float, asyncio.Future[RemoteRefs]]] = {}
         self._fetched_by: dict[tuple[str, str], RepoHandle] = {}
 
     # -- public API -------------------------------------------------------------------------------
 
-    async def resolve(self, url: str, revision: str = "HEAD", creds: Credentials | None = None) -> tuple[str, str]:
+    async def resolve(
+        self, url: str, revision: str = "HEAD", creds: Credentials | None = None, *, not_before: float | None = None
+    ) -> tuple[str, str]:
         """The (sha, ref) `revision` names now; a full SHA is returned as is, without network."""
         repo = self._repo(parse(url, allow_file=self.allow_file), creds or Credentials())
-        return await self._resolve(repo, check_revision(revision))
+        return await self._resolve(repo, check_revision(revision), not_before)
 
-    async def resolve_and_fetch(self, url: str, revision: str = "HEAD", creds: Credentials | None = None) -> Revision:
+    async def resolve_and_fetch(
+        self, url: str, revision: str = "HEAD", creds: Credentials | None = None, *, not_before: float | None = None
+    ) -> Revision:
         """Resolve `revision`, make sure its commit is in the cache (fetching at most once), describe it."""
         repo = self._repo(parse(url, allow_file=self.allow_file), creds or Credentials())
-        sha, ref = await self._resolve(repo, check_revision(revision))
+        sha, ref = await self._resolve(repo, check_revision(revision), not_before)
         await self._ensure_commit(repo, sha)
         self._fetched_by[(repo.url.normalized(), sha)] = repo
         commit = await self._commit_info(repo, sha)
@@ -160,32 +164,46 @@ class Fetcher:
 
     # -- resolving --------------------------------------------------------------------------------
 
-    async def _resolve(self, repo: RepoHandle, revision: str) -> tuple[str, str]:
+    async def _resolve(self, repo: RepoHandle, revision: str, not_before: float | None) -> tuple[str, str]:
         if is_full_sha(revision):
             return revision, ""
-        remote = await self._ls_remote(repo)
+        remote = await self._ls_remote(repo, not_before)
         found = pick(remote, revision)
         if found is None:
             raise _revision_not_found(repo, revision, remote)
         return found
 
-    async def _ls_remote(self, repo: RepoHandle) -> RemoteRefs:
-        if self.ls_remote_ttl <= 0:
-            return await self._ls_remote_network(repo)
-        cached = self._ls_cache.get(repo.key)
-        if cached is not None and time.monotonic() - cached[0] < self.ls_remote_ttl:
-            return cached[1]
-        future = self._ls_inflight.get(repo.key)
-        if future is None:
-            future = asyncio.ensure_future(self._ls_remote_network(repo))
-            self._ls_inflight[repo.key] = future
-            future.add_done_callback(lambda f: self._ls_done(repo.key, f))
-        return await asyncio.shield(future)
+    async def _ls_remote(self, repo: RepoHandle, not_before: float | None) -> RemoteRefs:
+        """The remote's refs, from an answer that started at or after `not_before` (monotonic time).
 
-    def _ls_done(self, key: str, future: asyncio.Future[RemoteRefs]) -> None:
-        self._ls_inflight.pop(key, None)
+        By default answers younger than `ls_remote_ttl` are reused; a caller that must see a push
+        it was told about (a refresh, a webhook) passes the time it was told, so an ls-remote that
+        started earlier is not reused, while concurrent refreshes still share one.
+        """
+        if not_before is None:
+            if self.ls_remote_ttl <= 0:
+                return await self._ls_remote_network(repo)
+            not_before = time.monotonic() - self.ls_remote_ttl
+        cached = self._ls_cache.get(repo.key)
+        if cached is not None and cached[0] >= not_before:
+            return cached[1]
+        inflight = self._ls_inflight.get(repo.key)
+        if inflight is None or inflight[0] < not_before:
+            started = time.monotonic()
+            future = asyncio.ensure_future(self._ls_remote_network(repo))
+            inflight = (started, future)
+            self._ls_inflight[repo.key] = inflight
+            future.add_done_callback(lambda f: self._ls_done(repo.key, started, f))
+        return await asyncio.shield(inflight[1])
+
+    def _ls_done(self, key: str, started: float, future: asyncio.Future[RemoteRefs]) -> None:
+        current = self._ls_inflight.get(key)
+        if current is not None and current[1] is future:
+            self._ls_inflight.pop(key, None)
         if not future.cancelled() and future.exception() is None:
-            self._ls_cache[key] = (time.monotonic(), future.result())
+            cached = self._ls_cache.get(key)
+            if cached is None or cached[0] <= started:
+                self._ls_cache[key] = (started, future.result())
 
     async def _ls_remote_network(self, repo: RepoHandle) -> RemoteRefs:
         argv = ["ls-remote", "--symref", "--", repo.url.for_git()]

@@ -1,0 +1,172 @@
+"""The controller process: Application watch, managed-object caches, work queue and workers.
+
+Started by `gitward run` (through leader election: only the Lease holder runs a `Controller`).
+Application events enqueue their key when spec, annotations, finalizers or deletion change (not on
+status writes); events of managed objects enqueue the Application named by their tracking
+annotation (drift and health, within seconds); the queue's timer brings interval re-checks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import copy
+import hashlib
+import json
+import tempfile
+import time
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from gitward.controller import events, metrics
+from gitward.controller.informers import Informer, InformerSet
+from gitward.controller.queueing import WorkQueue
+from gitward.controller.reconciler import Options, Reconciler
+from gitward.controller.sources import Sources
+from gitward.core import applications as apps
+from gitward.core.logging import get_logger
+from gitward.core.manifests import Manifest, ObjectRef
+from gitward.kube.client import KubeClient
+from gitward.planning import normalizing
+from gitward.sourcing import Fetcher
+
+log = get_logger(__name__)
+
+
+@dataclass
+class Config:
+    namespace: str | None = "gitward"  # where Applications are watched; None = all namespaces
+    controller_namespace: str = "gitward"
+    workers: int = 8
+    shard: tuple[int, int] | None = None  # (index, count)
+    cache_dir: Path = field(default_factory=lambda: Path(tempfile.gettempdir()) / "gitward-cache")
+    allow_file: bool = False
+    allow_remote_bases: bool = False
+    default_service_account: str = ""
+    ls_remote_ttl: float = 2.0
+
+
+def in_shard(key: str, shard: tuple[int, int] | None) -> bool:
+    if shard is None:
+        return True
+    index, count = shard
+    return zlib.crc32(key.encode()) % count == index
+
+
+class Controller:
+    def __init__(self, client: KubeClient, config: Config) -> None:
+        self.client = client
+        self.config = config
+        self.queue = WorkQueue()
+        self.apps = Informer(client, apps.API_VERSION, "Application", namespace=config.namespace)
+        self.informers = InformerSet(client)
+        self.fetcher = Fetcher(
+            config.cache_dir / "git", allow_file=config.allow_file, ls_remote_ttl=config.ls_remote_ttl
+        )
+        self.sources = Sources(self.fetcher, config.cache_dir / "work", allow_remote_bases=config.allow_remote_bases)
+        self.reconciler = Reconciler(
+            client,
+            self.apps,
+            self.informers,
+            self.sources,
+            events.Recorder(client),
+            Options(default_service_account=config.default_service_account),
+        )
+        self._seen: dict[str, str] = {}
+        self._tasks: list[asyncio.Task[None]] = []
+        self.apps.handlers.append(self._on_app)
+        self.informers.handlers.append(self._on_managed)
+
+    @property
+    def synced(self) -> bool:
+        return self.apps.synced.is_set()
+
+    async def start(self) -> None:
+        self._tasks.append(asyncio.create_task(self.apps.run(), name="applications informer"))
+        self._tasks.append(asyncio.create_task(self.queue.run_timer(), name="queue timer"))
+        self._tasks += [asyncio.create_task(self._worker(), name=f"worker {i}") for i in range(self.config.workers)]
+        await self.apps.synced.wait()
+        log.info("controller started", namespace=self.config.namespace or "*", applications=len(self.apps.store))
+
+    async def stop(self) -> None:
+        self.queue.close()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._tasks.clear()
+        await self.informers.stop()
+        self.sources.close()
+        self.fetcher.close()
+
+    def refresh(self, key: str) -> None:
+        """Re-check `key` now, including its source (webhooks, API)."""
+        memory = self.reconciler.memory.get(key)
+        if memory is not None:
+            memory.refresh_requested = time.monotonic()
+        self.queue.add(key)
+
+    # ------------------------------------------------------------------ event handlers
+
+    def _on_app(self, event: str, app: Manifest) -> None:
+        meta = app.get("metadata") or {}
+        key = f"{meta.get('namespace')}/{meta.get('name')}"
+        if not in_shard(key, self.config.shard):
+            return
+        if event == "DELETED":
+            self._seen.pop(key, None)
+            self.queue.forget(key)
+            self.reconciler.memory.pop(key, None)
+            metrics.forget_app(str(meta.get("namespace")), str(meta.get("name")))
+            return
+        fingerprint = _fingerprint(app)
+        if self._seen.get(key) != fingerprint:
+            self._seen[key] = fingerprint
+            self.queue.add(key)
+
+    def _on_managed(self, event: str, obj: Manifest) -> None:
+        annotations = (obj.get("metadata") or {}).get("annotations") or {}
+        owner = normalizing.parse_tracking_id(annotations.get(apps.TRACKING_ID))
+        if owner is None:
+            return
+        key = f"{owner[0]}/{owner[1]}"
+        if in_shard(key, self.config.shard) and (self.config.namespace in (None, owner[0])):
+            self.queue.add(key)
+
+    # ------------------------------------------------------------------ workers
+
+    async def _worker(self) -> None:
+        while True:
+            key = await self.queue.get()
+            try:
+                await self._process(key)
+            finally:
+                self.queue.done(key)
+
+    async def _process(self, key: str) -> None:
+        namespace, _, name = key.partition("/")
+        app = self.apps.store.get(ObjectRef(apps.API_GROUP, "Application", namespace, name))
+        if app is None:
+            return
+        started = time.monotonic()
+        result = "success"
+        delay: float | None
+        try:
+            delay = await self.reconciler.reconcile(copy.deepcopy(app))
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            result = "error"
+            delay = 5.0
+            log.exception("reconcile crashed", app=key, error=str(exc))
+        metrics.RECONCILE_DURATION.labels(namespace, name, result).observe(time.monotonic() - started)
+        if delay is not None:
+            self.queue.add_after(key, delay)
+
+
+def _fingerprint(app: Manifest) -> str:
+    meta = app.get("metadata") or {}
+    data = [meta.get("generation"), meta.get("annotations"), meta.get("finalizers"), meta.get("deletionTimestamp")]
+    return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()

@@ -1,0 +1,300 @@
+"""The reconciler: one Application, from Git to cluster to status. Reads straight down:
+
+    spec → source (fetch, only on a re-check) → render (cached) → normalise → decide policy
+         → sync (compare, validate, apply, prune) → health → status (one patch) → requeue delay
+
+Called by the manager's workers with an Application key. Each failing step sets its condition and
+returns; the last good revision stays deployed because nothing is written before validation passed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from dataclasses import dataclass, field
+
+import pydantic
+
+from gitward.controller import events, finalizing, metrics, statuses, triggers
+from gitward.controller.informers import Informer, InformerSet
+from gitward.controller.sources import Sources
+from gitward.controller.syncing import Fingerprints, Policy, Syncer, SyncOutcome
+from gitward.core import applications as apps
+from gitward.core.errors import GitwardError, PermanentError, ReconcileError, RenderError, SourceError
+from gitward.core.logging import get_logger
+from gitward.core.manifests import Manifest, split_api_version
+from gitward.kube import errors as kube_errors
+from gitward.kube.client import Identity, KubeClient
+from gitward.planning import inventory, normalizing
+from gitward.sourcing import Credentials, Revision
+
+log = get_logger(__name__)
+
+FIGHT_WINDOW = 30.0  # seconds
+FIGHT_LIMIT = 3  # drift corrections in the window before backing off
+
+
+@dataclass
+class Memory:
+    """What the controller remembers of one Application between reconciles (not persisted)."""
+
+    revision: Revision | None = None
+    source_key: str = ""
+    checked_at: float = 0.0
+    retries: int = 0
+    refresh_requested: float | None = None  # monotonic time of an explicit refresh not yet handled
+    heal_times: list[float] = field(default_factory=list)
+
+
+@dataclass
+class Options:
+    default_service_account: str = ""
+    progress_requeue: float = 5.0
+
+
+class Reconciler:
+    def __init__(
+        self,
+        client: KubeClient,
+        apps_informer: Informer,
+        informers: InformerSet,
+        sources: Sources,
+        recorder: events.Recorder,
+        options: Options | None = None,
+    ) -> None:
+        self.client = client
+        self.apps = apps_informer
+        self.informers = informers
+        self.sources = sources
+        self.recorder = recorder
+        self.options = options or Options()
+        self.memory: dict[str, Memory] = {}
+        self.fingerprints: Fingerprints = {}
+
+    def app_client(self, spec: apps.ApplicationSpec, app_namespace: str) -> KubeClient:
+        account = spec.service_account_name or self.options.default_service_account
+        if not account:
+            return self.client
+        namespace = spec.destination.namespace or app_namespace
+        return self.client.impersonating(Identity.service_account(namespace, account))
+
+    async def reconcile(self, app: Manifest) -> float | None:
+        """Reconcile one Application; return the delay before the next re-check (None: none)."""
+        meta = app["metadata"]
+        key = f"{meta['namespace']}/{meta['name']}"
+        if meta.get("deletionTimestamp"):
+            await finalizing.finalize(self, app)
+            self.memory.pop(key, None)
+            return None
+        await finalizing.ensure_finalizer(self.client, app)
+        try:
+            spec = apps.ApplicationSpec.model_validate(app.get("spec") or {})
+            interval = apps.parse_duration(spec.sync_policy.interval)
+        except (pydantic.ValidationError, ValueError) as exc:
+            await statuses.write_failure(self, app, None, PermanentError(_spec_message(exc), reason="InvalidSpec"))
+            return None
+        mem = self.memory.setdefault(key, Memory())
+        trig = triggers.of(app)
+        return await self._run(app, spec, interval, mem, trig)
+
+    async def _run(
+        self, app: Manifest, spec: apps.ApplicationSpec, interval: float, mem: Memory, trig: triggers.Triggers
+    ) -> float | None:
+        if trig.sync is not None and trig.sync.error:
+            await statuses.write_failure(self, app, None, PermanentError(trig.sync.error, reason="InvalidSyncRequest"))
+            return _jitter(interval)
+        full = self._needs_source_check(spec, interval, mem, trig)
+        try:
+            creds = await self._credentials(spec, app) if full or mem.revision is None else None
+            revision = await self._revision(spec, mem, trig, creds) if full else mem.revision
+            assert revision is not None
+            desired = await self._desired(app, spec, revision, creds)
+        except ReconcileError as exc:
+            mem.retries += 1
+            await statuses.write_failure(self, app, mem.revision, exc)
+            # a permanent error waits for a new revision: keep polling the source at the interval
+            return _jitter(interval) if isinstance(exc, PermanentError) else self._backoff(spec, mem)
+        if full:
+            mem.checked_at = time.monotonic()
+        status = app.get("status") or {}
+        retry_allowed = mem.retries < spec.sync_policy.retry.limit
+        decision = triggers.decide(spec, status, revision.sha, trig, retry_allowed)
+        decision = self._fight_guard(decision, mem, app)
+        policy = Policy(decision.write, decision.prune, decision.allow_empty)
+        client = self.app_client(spec, app["metadata"]["namespace"])
+        syncer = Syncer(
+            client, self.informers, app["metadata"]["namespace"], app["metadata"]["name"], self.fingerprints
+        )
+        try:
+            if decision.write and spec.sync_policy.option("CreateNamespace") == "true":
+                await _create_namespace(client, spec.destination.namespace)
+            old_inventory = inventory.from_status(status.get("inventory"))
+
+            async def persist(entries: list[inventory.Entry]) -> None:
+                await statuses.persist_inventory(self, app, entries, revision)
+
+            outcome = await syncer.sync(desired, old_inventory, policy, persist)
+        except kube_errors.KubeError as exc:
+            mem.retries += 1
+            await statuses.write_failure(self, app, revision, SourceErrorFree(exc.message))
+            return self._backoff(spec, mem)
+        return await self._report(app, spec, revision, desired, outcome, decision, trig, mem, full, interval)
+
+    async def _report(
+        self,
+        app: Manifest,
+        spec: apps.ApplicationSpec,
+        revision: Revision,
+        desired: list[Manifest],
+        outcome: SyncOutcome,
+        decision: triggers.Decision,
+        trig: triggers.Triggers,
+        mem: Memory,
+        full: bool,
+        interval: float,
+    ) -> float | None:
+        report = await statuses.write_outcome(self, app, spec, revision, desired, outcome, decision, trig, full)
+        if outcome.failed:
+            mem.retries += 1
+            return self._backoff(spec, mem)
+        mem.retries = 0
+        if decision.heal_only and outcome.wrote:
+            mem.heal_times.append(time.monotonic())
+            metrics.DRIFT_CORRECTIONS.inc()
+        if outcome.waiting:
+            return 1.0
+        if report.health in ("Progressing", "Missing"):
+            return min(self.options.progress_requeue, _jitter(interval))
+        return _jitter(interval)
+
+    def _needs_source_check(
+        self, spec: apps.ApplicationSpec, interval: float, mem: Memory, trig: triggers.Triggers
+    ) -> bool:
+        source_key = spec.source.model_dump_json() + (trig.sync.revision if trig.sync else "")
+        changed = source_key != mem.source_key
+        mem.source_key = source_key
+        due = time.monotonic() - mem.checked_at >= interval * 0.9
+        return bool(
+            mem.revision is None
+            or changed
+            or due
+            or mem.refresh_requested is not None
+            or trig.refresh
+            or trig.sync
+            or trig.spec_changed
+        )
+
+    async def _credentials(self, spec: apps.ApplicationSpec, app: Manifest) -> Credentials | None:
+        ref = spec.source.secret_ref
+        if ref is None:
+            return None
+        namespace = app["metadata"]["namespace"]
+        try:
+            secret = await self.client.get("v1", "Secret", ref.name, namespace)
+        except kube_errors.APINotFoundError as exc:
+            raise SourceError(f"Secret/{namespace}/{ref.name}: not found", reason="CredentialsNotFound") from exc
+        except kube_errors.KubeError as exc:
+            raise SourceError(f"Secret/{namespace}/{ref.name}: {exc.message}", reason="CredentialsUnavailable") from exc
+        try:
+            return Credentials.from_secret_data(secret.get("data") or {}, secret_name=ref.name)
+        except ValueError as exc:
+            raise SourceError(str(exc), reason="InvalidCredentials") from exc
+
+    async def _revision(
+        self, spec: apps.ApplicationSpec, mem: Memory, trig: triggers.Triggers, creds: Credentials | None
+    ) -> Revision:
+        source = spec.source
+        if trig.sync is not None and trig.sync.revision:
+            source = source.model_copy(update={"target_revision": trig.sync.revision})
+        started = time.monotonic()
+        not_before = mem.refresh_requested
+        if trig.refresh or trig.sync:
+            not_before = time.monotonic()
+        revision = await self.sources.revision(source, creds, not_before)
+        mem.refresh_requested = None
+        metrics.GIT_FETCH_DURATION.observe(time.monotonic() - started)
+        mem.revision = revision
+        return revision
+
+    async def _desired(
+        self, app: Manifest, spec: apps.ApplicationSpec, revision: Revision, creds: Credentials | None
+    ) -> list[Manifest]:
+        objs = await self.sources.render(spec.source, revision.sha, creds)
+        scopes = await self._scopes(objs)
+        meta = app["metadata"]
+        return normalizing.normalize(
+            objs,
+            app_namespace=meta["namespace"],
+            app_name=meta["name"],
+            default_namespace=spec.destination.namespace or meta["namespace"],
+            is_namespaced=lambda group, kind: scopes.get((group, kind)),
+        )
+
+    async def _scopes(self, objs: list[Manifest]) -> dict[tuple[str, str], bool | None]:
+        kinds = {(str(o.get("apiVersion", "")), str(o.get("kind", ""))) for o in objs}
+
+        async def scope(api_version: str, kind: str) -> tuple[tuple[str, str], bool | None]:
+            key = (split_api_version(api_version)[0], kind)
+            try:
+                return key, await self.client.is_namespaced(api_version, kind)
+            except kube_errors.APINotFoundError:
+                return key, None
+            except kube_errors.KubeError as exc:
+                raise RenderError(f"{kind} ({api_version}): discovery failed: {exc.message}") from exc
+
+        return dict(await asyncio.gather(*(scope(av, k) for av, k in kinds)))
+
+    def _fight_guard(self, decision: triggers.Decision, mem: Memory, app: Manifest) -> triggers.Decision:
+        """Back off from reverting drift when another writer keeps changing the objects back."""
+        if not (decision.write and decision.heal_only):
+            return decision
+        now = time.monotonic()
+        mem.heal_times = [t for t in mem.heal_times if now - t < FIGHT_WINDOW * 4]
+        recent = [t for t in mem.heal_times if now - t < FIGHT_WINDOW]
+        if len(recent) < FIGHT_LIMIT:
+            return decision
+        wait = min(2 ** (len(mem.heal_times) - FIGHT_LIMIT), 300)
+        if now - mem.heal_times[-1] >= wait:
+            return decision
+        log.warning("drift keeps coming back; backing off", app=_key(app), wait=wait)
+        return triggers.Decision(False, decision.prune, decision.allow_empty, True)
+
+    def _backoff(self, spec: apps.ApplicationSpec, mem: Memory) -> float:
+        backoff = spec.sync_policy.retry.backoff
+        try:
+            base, cap = apps.parse_duration(backoff.duration), apps.parse_duration(backoff.max_duration)
+        except ValueError:
+            base, cap = 5.0, 180.0
+        return float(min(base * backoff.factor ** max(mem.retries - 1, 0), cap))
+
+
+class SourceErrorFree(GitwardError):
+    """An API failure during the sync itself (not a source problem): reported as SyncError."""
+
+    reason = "SyncFailed"
+
+
+async def _create_namespace(client: KubeClient, name: str) -> None:
+    if not name or await client.get_or_none("v1", "Namespace", name) is not None:
+        return
+    try:
+        await client.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
+    except kube_errors.APIConflictError:
+        return
+
+
+def _jitter(interval: float) -> float:
+    return interval * random.uniform(0.9, 1.1)  # noqa: S311 (not cryptographic)
+
+
+def _key(app: Manifest) -> str:
+    return f"{app['metadata']['namespace']}/{app['metadata']['name']}"
+
+
+def _spec_message(exc: Exception) -> str:
+    if isinstance(exc, pydantic.ValidationError):
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first.get("loc", ()))
+        return f"spec.{where}: {first.get('msg', 'invalid')}"
+    return f"spec: {exc}"

@@ -1,0 +1,265 @@
+"""Writing the Application's status: once per reconcile, one merge patch of the status subresource.
+
+Called by the reconciler: `write_outcome` after a sync (or a report-only compare), `write_failure`
+when a step failed before syncing, `persist_inventory` before the first write of a sync (so a crash
+mid-sync leaves no object untracked). Also emits the matching Kubernetes Events and metrics.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from gitward.applying.results import Action
+from gitward.controller import metrics, reporting
+from gitward.controller.syncing import SyncOutcome
+from gitward.controller.triggers import Decision, Triggers
+from gitward.core import applications as apps
+from gitward.core.errors import GitwardError, PermanentError, ReconcileError
+from gitward.core.logging import get_logger
+from gitward.core.manifests import Manifest, ObjectRef
+from gitward.kube import errors as kube_errors
+from gitward.planning import inventory
+from gitward.sourcing import Revision
+from gitward.status import conditions, history
+
+if TYPE_CHECKING:
+    from gitward.controller.reconciler import Reconciler
+
+log = get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class Report:
+    sync: str
+    health: str
+
+
+async def patch_status(rec: Reconciler, app: Manifest, status: dict[str, Any]) -> None:
+    meta = app["metadata"]
+    try:
+        updated = await rec.client.patch(
+            apps.API_VERSION, "Application", meta["name"], meta["namespace"], {"status": status}, subresource="status"
+        )
+    except kube_errors.APINotFoundError:
+        return
+    ref = ObjectRef(apps.API_GROUP, "Application", meta["namespace"], meta["name"])
+    current = rec.apps.store.get(ref)
+    if current is None or _rv(updated) >= _rv(current):
+        rec.apps.store[ref] = updated
+
+
+def _rv(obj: Manifest) -> int:
+    try:
+        return int((obj.get("metadata") or {}).get("resourceVersion") or 0)
+    except ValueError:
+        return 0
+
+
+def _handled(app: Manifest, status: dict[str, Any]) -> None:
+    """Record the refresh/sync annotation values this reconcile handled (SPEC §2)."""
+    annotations = (app.get("metadata") or {}).get("annotations") or {}
+    for annotation, field in ((apps.REFRESH, "lastHandledRefresh"), (apps.SYNC, "lastHandledSync")):
+        if annotations.get(annotation):
+            status[field] = annotations[annotation]
+
+
+async def persist_inventory(rec: Reconciler, app: Manifest, entries: list[inventory.Entry], revision: Revision) -> None:
+    await patch_status(
+        rec,
+        app,
+        {
+            "inventory": inventory.to_status(entries),
+            "operationState": {
+                "phase": "Running",
+                "startedAt": reporting.now(),
+                "revision": revision.sha,
+                "message": "applying",
+            },
+        },
+    )
+
+
+async def write_failure(rec: Reconciler, app: Manifest, revision: Revision | None, exc: GitwardError) -> None:
+    """Set the failing step's condition; everything deployed and recorded before stays as it was."""
+    old = app.get("status") or {}
+    kind = exc.condition if isinstance(exc, ReconcileError) else "SyncError"
+    stalled = isinstance(exc, PermanentError)
+    wanted = [
+        conditions.Condition(conditions.READY, False, exc.reason, exc.message),
+        conditions.Condition(kind, True, exc.reason, exc.message),
+    ]
+    if stalled:
+        wanted.append(conditions.Condition(conditions.STALLED, True, exc.reason, exc.message))
+    now = reporting.now()
+    status: dict[str, Any] = {
+        "observedGeneration": app["metadata"].get("generation"),
+        "conditions": conditions.apply(old.get("conditions"), wanted, now),
+        "reconciledAt": now,
+    }
+    if revision is not None:
+        status["lastAttemptedRevision"] = revision.sha
+    if not old.get("sync"):
+        status["sync"] = {"status": reporting.UNKNOWN, "revision": ""}
+        status["health"] = {"status": "Unknown", "message": ""}
+    _handled(app, status)
+    before = conditions.find(old.get("conditions"), kind) or {}
+    if before.get("message") != exc.message or before.get("status") != "True":
+        log.warning("reconcile failed", app=_key(app), condition=kind, reason=exc.reason, error=exc.message)
+        await rec.recorder.emit(app, "Warning", exc.reason, exc.message)
+    await patch_status(rec, app, status)
+
+
+async def write_outcome(
+    rec: Reconciler,
+    app: Manifest,
+    spec: apps.ApplicationSpec,
+    revision: Revision,
+    desired: list[Manifest],
+    outcome: SyncOutcome,
+    decision: Decision,
+    trig: Triggers,
+    full: bool,
+) -> Report:
+    old = app.get("status") or {}
+    rows, app_health = reporting.resource_rows(desired, outcome, rec.informers.get)
+    sync = reporting.sync_status(rows)
+    now = reporting.now()
+    status: dict[str, Any] = {
+        "observedGeneration": app["metadata"].get("generation"),
+        "sync": {"status": sync, "revision": revision.sha},
+        "health": {"status": app_health.status.value, "message": app_health.message},
+        "lastAttemptedRevision": revision.sha,
+        "resources": rows,
+        "inventory": inventory.to_status(outcome.inventory),
+        "sourceRevision": _revision_info(revision),
+    }
+    if full or outcome.wrote or trig.sync or trig.refresh:
+        status["reconciledAt"] = now
+    operated = bool(trig.sync) or outcome.wrote or bool(outcome.failed) or _pruned(outcome) or bool(outcome.waiting)
+    if operated:
+        status["operationState"] = _operation(old, revision, outcome, decision, now)
+    if sync == reporting.SYNCED and not outcome.failed:
+        status["lastSyncedRevision"] = revision.sha
+    if operated and not outcome.waiting and not decision.heal_only:
+        result = "Failed" if outcome.failed else "Succeeded"
+        entry = history.Deployment(
+            revision.sha, revision.author, revision.message, revision.committed_at, now, trig.initiated_by, result
+        )
+        status["history"] = history.append(old.get("history"), entry, spec.revision_history_limit)
+    status["conditions"] = conditions.apply(
+        old.get("conditions"), _conditions(sync, app_health.status.value, outcome), now
+    )
+    _handled(app, status)
+    await _events(rec, app, outcome, decision, sync)
+    if _changed(old, status):
+        await patch_status(rec, app, status)
+    metrics.set_app_info(
+        app["metadata"]["namespace"], app["metadata"]["name"], sync, app_health.status.value, revision.sha[:12]
+    )
+    return Report(sync, app_health.status.value)
+
+
+def _changed(old: dict[str, Any], new: dict[str, Any]) -> bool:
+    return any(old.get(k) != v for k, v in new.items())
+
+
+def _pruned(outcome: SyncOutcome) -> bool:
+    return any(c.action is Action.PRUNED for c in outcome.changes)
+
+
+def _revision_info(revision: Revision) -> dict[str, str]:
+    return {
+        "sha": revision.sha,
+        "ref": revision.ref,
+        "author": revision.author,
+        "message": revision.message[:1024],
+        "committedAt": revision.committed_at,
+    }
+
+
+def _operation(
+    old: dict[str, Any], revision: Revision, outcome: SyncOutcome, decision: Decision, now: str
+) -> dict[str, Any]:
+    previous = old.get("operationState") or {}
+    started = previous.get("startedAt") if previous.get("phase") == "Running" else now
+    if outcome.waiting:
+        phase, message = "Running", outcome.waiting
+    elif outcome.invalid:
+        phase, message = "Failed", "validation failed: " + "; ".join(c.message for c in outcome.invalid[:5])
+    elif outcome.failed:
+        phase, message = "Failed", "; ".join(c.message for c in outcome.failed[:5])
+    else:
+        phase, message = "Succeeded", _summary(outcome)
+    changes = [c.as_status() for c in outcome.changes + outcome.invalid]
+    return {
+        "phase": phase,
+        "startedAt": started,
+        "finishedAt": "" if phase == "Running" else now,
+        "message": message[:2048],
+        "revision": revision.sha,
+        "prune": decision.prune,
+        "syncResult": {"revision": revision.sha, "resources": changes[:1000]},
+    }
+
+
+def _summary(outcome: SyncOutcome) -> str:
+    counts: dict[str, int] = {}
+    for change in outcome.changes:
+        counts[change.action.value] = counts.get(change.action.value, 0) + 1
+    parts = [f"{n} {action}" for action, n in sorted(counts.items())]
+    return "successfully synced" + (f" ({', '.join(parts)})" if parts else " (no changes)")
+
+
+def _conditions(sync: str, health: str, outcome: SyncOutcome) -> list[conditions.Condition]:
+    wanted: list[conditions.Condition] = []
+    if outcome.invalid:
+        message = "; ".join(c.message for c in outcome.invalid[:5])
+        wanted.append(conditions.Condition("ValidationError", True, "ValidationFailed", message))
+        wanted.append(conditions.Condition(conditions.STALLED, True, "ValidationFailed", message))
+    failed = [c for c in outcome.changes if c.action is Action.FAILED]
+    if failed or outcome.conflicts:
+        message = "; ".join([c.message for c in outcome.conflicts[:5]] + [c.message for c in failed[:5]])
+        reason = "Conflict" if outcome.conflicts and not failed else "SyncFailed"
+        wanted.append(conditions.Condition("SyncError", True, reason, message))
+    if outcome.waiting or health == "Progressing":
+        wanted.append(conditions.Condition(conditions.RECONCILING, True, "Progressing", outcome.waiting or health))
+    ready = sync == reporting.SYNCED and health in ("Healthy", "Suspended") and not wanted
+    if ready:
+        wanted.insert(0, conditions.Condition(conditions.READY, True, "Succeeded", "synced and healthy"))
+    else:
+        reason = "OutOfSync" if sync != reporting.SYNCED else health
+        message = wanted[0].message if wanted else f"sync: {sync}, health: {health}"
+        wanted.insert(0, conditions.Condition(conditions.READY, False, reason, message))
+    return wanted
+
+
+async def _events(rec: Reconciler, app: Manifest, outcome: SyncOutcome, decision: Decision, sync: str) -> None:
+    for change in outcome.changes:
+        if change.action is not Action.FAILED:
+            metrics.OBJECTS_APPLIED.labels(change.action.value).inc()
+    if outcome.invalid:
+        await rec.recorder.emit(app, "Warning", "ValidationFailed", outcome.invalid[0].message)
+    elif outcome.failed:
+        await rec.recorder.emit(app, "Warning", "SyncFailed", outcome.failed[0].message)
+    elif outcome.wrote or _pruned(outcome):
+        reason = "DriftCorrected" if decision.heal_only else "Synced"
+        await rec.recorder.emit(app, "Normal", reason, _summary(outcome))
+    before = conditions.find((app.get("status") or {}).get("conditions"), "SyncError") or {}
+    if outcome.conflicts and before.get("reason") != "Conflict":
+        for conflict in outcome.conflicts:
+            await rec.recorder.emit(app, "Warning", "Conflict", conflict.message)
+            owner_ns, _, owner_name = conflict.owner.partition("/")
+            owner = rec.apps.store.get(ObjectRef(apps.API_GROUP, "Application", owner_ns, owner_name))
+            if owner is not None:
+                await rec.recorder.emit(
+                    owner, "Warning", "Conflict", f"{conflict.ref}: also claimed by Application {_key(app)}"
+                )
+    if not decision.write and sync != reporting.SYNCED:
+        drift = reporting.drifted(outcome)
+        if drift:
+            log.info("out of sync", app=_key(app), drift=drift[0])
+
+
+def _key(app: Manifest) -> str:
+    return f"{app['metadata']['namespace']}/{app['metadata']['name']}"

@@ -1,0 +1,268 @@
+"""One sync of one Application: compare with the watch cache, validate, apply in steps, prune.
+
+Called by the reconciler with the normalised desired objects. Reads straight down, like Flux's
+kustomize-controller: compare → validate (dry-run of what will be written, before the first write)
+→ record the inventory-to-be → apply step by step (CRDs Established before their resources, each
+wave healthy before the next) → prune → new inventory. Unchanged objects cost no request at all.
+Returns a `SyncOutcome` (data); only the engine's own failures raise.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from gitward import health
+from gitward.applying import applier, pruning, validating
+from gitward.applying.results import Action, Change, failures
+from gitward.controller.informers import InformerSet
+from gitward.core.manifests import Manifest, ObjectRef
+from gitward.kube import errors
+from gitward.kube.client import KubeClient
+from gitward.planning import comparing, conflicts, fingerprints, inventory, ordering, prune
+
+WAVE_HEALTH_TIMEOUT = 30.0
+
+
+@dataclass(frozen=True)
+class Policy:
+    write: bool  # write objects that differ (a sync); False: only report
+    prune: bool
+    allow_empty: bool
+
+
+@dataclass
+class SyncOutcome:
+    decisions: dict[ObjectRef, comparing.Decision] = field(default_factory=dict)
+    changes: list[Change] = field(default_factory=list)
+    conflicts: list[conflicts.Conflict] = field(default_factory=list)
+    invalid: list[Change] = field(default_factory=list)
+    prune_plan: prune.PrunePlan = field(default_factory=prune.PrunePlan)
+    inventory: list[inventory.Entry] = field(default_factory=list)
+    awaiting_prune: list[ObjectRef] = field(default_factory=list)
+    waiting: str = ""  # a wave is not healthy yet: the sync continues on the next reconcile
+    wrote: bool = False
+
+    @property
+    def failed(self) -> list[Change]:
+        return self.invalid + failures(self.changes)
+
+
+PersistInventory = Callable[[list[inventory.Entry]], Awaitable[None]]
+
+
+Fingerprints = dict[ObjectRef, tuple[str, str]]
+"""Per object: (desired hash, fingerprint of the live values right after gitward last wrote it)."""
+
+
+@dataclass
+class Syncer:
+    client: KubeClient
+    informers: InformerSet
+    app_namespace: str
+    app_name: str
+    fingerprints: Fingerprints = field(default_factory=dict)
+
+    async def live_of(self, objs: list[Manifest], old: list[inventory.Entry]) -> dict[ObjectRef, Manifest]:
+        """Live objects of the desired and inventoried refs, from the watch cache."""
+        kinds = {(str(o.get("apiVersion")), str(o.get("kind"))) for o in objs}
+        kinds |= {(_api_version(e), e.ref.kind) for e in old}
+        await asyncio.gather(*(self.informers.ensure(av, k) for av, k in kinds))
+        refs = [ObjectRef.of(o) for o in objs] + [e.ref for e in old]
+        return {ref: live for ref in refs if (live := self.informers.get(ref)) is not None}
+
+    async def sync(
+        self, desired: list[Manifest], old: list[inventory.Entry], policy: Policy, persist: PersistInventory
+    ) -> SyncOutcome:
+        out = SyncOutcome()
+        live = await self.live_of(desired, old)
+        out.conflicts = conflicts.find_conflicts(desired, live, self.app_namespace, self.app_name)
+        conflicted = {c.ref for c in out.conflicts}
+        mine = [o for o in desired if ObjectRef.of(o) not in conflicted]
+        out.decisions = {ObjectRef.of(o): comparing.needs_apply(o, live.get(ObjectRef.of(o))) for o in mine}
+        await self._value_drift(mine, live, out.decisions)
+        new_entries = inventory.entries_of(mine)
+        out.prune_plan = prune.prune_set(
+            old,
+            new_entries,
+            live,
+            allow_empty=policy.allow_empty,
+            rendered_count=len(desired),
+            app_namespace=self.app_namespace,
+            app_name=self.app_name,
+        )
+        pending = [o for o in mine if out.decisions[ObjectRef.of(o)].action != "none"]
+        if policy.write and pending:
+            await self._write(mine, pending, live, old, new_entries, out, persist)
+        if policy.write and policy.prune and not out.failed and not out.waiting:
+            out.changes += await self._prune(out.prune_plan)
+        out.inventory = self._inventory(old, new_entries, out, policy)
+        return out
+
+    async def _write(
+        self,
+        mine: list[Manifest],
+        pending: list[Manifest],
+        live: dict[ObjectRef, Manifest],
+        old: list[inventory.Entry],
+        new_entries: list[inventory.Entry],
+        out: SyncOutcome,
+        persist: PersistInventory,
+    ) -> None:
+        deferred = _needs_prerequisites(pending, mine, live)
+        out.invalid = await validating.dry_run(self.client, [o for o in pending if ObjectRef.of(o) not in deferred])
+        if out.invalid:
+            return
+        known = {e.id for e in old}
+        if any(e.id not in known for e in new_entries):
+            await persist(inventory.merge(new_entries, old))
+        pending_refs = {ObjectRef.of(o) for o in pending}
+        steps = ordering.plan_steps(mine)
+        for index, step in enumerate(steps):
+            todo = [o for o in step.objects if ObjectRef.of(o) in pending_refs]
+            late = [o for o in todo if ObjectRef.of(o) in deferred]
+            if late:
+                out.invalid = await validating.dry_run(self.client, late)
+                if out.invalid:
+                    return
+            out.changes += await self._apply(todo, live)
+            out.wrote = out.wrote or bool(todo)
+            if failures(out.changes):
+                return
+            await self._after_step(step)
+            if _next_wave_in_stage(steps, index) and not await self._wave_healthy(step):
+                out.waiting = f"waiting for wave {step.wave} to become healthy"
+                return
+
+    async def _apply(self, objs: list[Manifest], live: dict[ObjectRef, Manifest]) -> list[Change]:
+        pairs = [(o, Action.CONFIGURED if ObjectRef.of(o) in live else Action.CREATED) for o in objs]
+        desired = {ObjectRef.of(o): o for o in objs}
+
+        def written(ref: ObjectRef, result: Manifest) -> None:
+            self.informers.put(ref, result)
+            self._remember(desired[ref], result)
+
+        return await applier.apply(self.client, pairs, on_written=written)
+
+    def _remember(self, desired: Manifest, live: Manifest) -> None:
+        ref = ObjectRef.of(desired)
+        self.fingerprints[ref] = (_desired_hash(desired), fingerprints.fingerprint(desired, live))
+
+    async def _value_drift(
+        self, objs: list[Manifest], live: dict[ObjectRef, Manifest], decisions: dict[ObjectRef, comparing.Decision]
+    ) -> None:
+        """Catch values changed by writes that moved no field ownership (see planning.fingerprints)."""
+        unsure = []
+        for obj in objs:
+            ref = ObjectRef.of(obj)
+            current = live.get(ref)
+            if current is None or decisions[ref].action != "none":
+                continue
+            known = self.fingerprints.get(ref)
+            if known is not None and known[0] == _desired_hash(obj):
+                if fingerprints.fingerprint(obj, current) != known[1]:
+                    path = fingerprints.first_difference(obj, current) or "a field"
+                    decisions[ref] = comparing.Decision("drift", f"drift: {path} was changed by another writer")
+            elif fingerprints.first_difference(obj, current) is None:
+                self._remember(obj, current)
+            else:
+                unsure.append(obj)
+        await asyncio.gather(*(self._confirm_by_dry_run(o, live[ObjectRef.of(o)], decisions) for o in unsure))
+
+    async def _confirm_by_dry_run(
+        self, obj: Manifest, current: Manifest, decisions: dict[ObjectRef, comparing.Decision]
+    ) -> None:
+        """No fingerprint yet and values look different: ask the server what it would store."""
+        ref = ObjectRef.of(obj)
+        try:
+            would = await self.client.apply(obj, dry_run=True)
+        except errors.KubeError:
+            return  # validation reports it if a sync is attempted
+        if fingerprints.fingerprint(obj, would) == fingerprints.fingerprint(obj, current):
+            self._remember(obj, current)
+            return
+        path = fingerprints.first_difference(would, current) or fingerprints.first_difference(obj, current)
+        decisions[ref] = comparing.Decision("drift", f"drift: {path or 'a field'} differs from Git")
+
+    async def _after_step(self, step: ordering.Step) -> None:
+        crds = [str(o["metadata"]["name"]) for o in step.objects if o.get("kind") == "CustomResourceDefinition"]
+        if crds:
+            await applier.wait_crds(self.client, crds)
+            await self.informers.reset_failed()
+
+    async def _wave_healthy(self, step: ordering.Step) -> bool:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + WAVE_HEALTH_TIMEOUT
+        while True:
+            statuses = [self.informers.get(ObjectRef.of(o)) for o in step.objects]
+            worst = health.worst(
+                health.assess(s) if s else health.Health(health.HealthStatus.Missing) for s in statuses
+            )
+            if worst.status in (health.HealthStatus.Healthy, health.HealthStatus.Suspended):
+                return True
+            if loop.time() > deadline:
+                return False
+            await asyncio.sleep(0.2)
+
+    async def _prune(self, plan: prune.PrunePlan) -> list[Change]:
+        if plan.refused or not plan.delete:
+            return []
+        targets = []
+        for ref in plan.delete:
+            live = self.informers.get(ref)
+            version = str((live or {}).get("apiVersion") or "")
+            if version:
+                targets.append((ref, version))
+        changes = await pruning.prune(self.client, targets)
+        for change in changes:
+            if change.action is Action.PRUNED:
+                self.informers.forget(change.ref)
+        return changes
+
+    def _inventory(
+        self, old: list[inventory.Entry], new_entries: list[inventory.Entry], out: SyncOutcome, policy: Policy
+    ) -> list[inventory.Entry]:
+        pruned = {c.ref for c in out.changes if c.action is Action.PRUNED}
+        skipped = {ref for ref, _ in out.prune_plan.skipped}
+        leftovers = [e for e in inventory.diff(old, new_entries) if e.ref not in pruned and e.ref not in skipped]
+        leftovers = [e for e in leftovers if self.informers.get(e.ref) is not None or not policy.prune]
+        out.awaiting_prune = [e.ref for e in leftovers]
+        if not policy.write and not out.wrote:
+            # nothing was synced: new objects join the inventory only once written
+            written = {e.id for e in old}
+            new_entries = [e for e in new_entries if e.id in written or self.informers.get(e.ref) is not None]
+        return inventory.merge(new_entries, leftovers)
+
+
+def _desired_hash(obj: Manifest) -> str:
+    return str(((obj.get("metadata") or {}).get("annotations") or {}).get(comparing.DESIRED_HASH, ""))
+
+
+def _api_version(entry: inventory.Entry) -> str:
+    group = entry.ref.group
+    return f"{group}/{entry.v}" if group else entry.v
+
+
+def _needs_prerequisites(
+    pending: list[Manifest], mine: list[Manifest], live: dict[ObjectRef, Manifest]
+) -> set[ObjectRef]:
+    """Objects that cannot be dry-run yet: their Namespace or CRD is created by this same sync."""
+    new_namespaces = {
+        str(o["metadata"]["name"]) for o in pending if o.get("kind") == "Namespace" and ObjectRef.of(o) not in live
+    }
+    new_kinds = set()
+    for o in pending:
+        if o.get("kind") == "CustomResourceDefinition" and ObjectRef.of(o) not in live:
+            spec = o.get("spec") or {}
+            new_kinds.add((str(spec.get("group", "")), str((spec.get("names") or {}).get("kind", ""))))
+    deferred = set()
+    for o in pending:
+        ref = ObjectRef.of(o)
+        if ref.namespace in new_namespaces or (ref.group, ref.kind) in new_kinds:
+            deferred.add(ref)
+    return deferred
+
+
+def _next_wave_in_stage(steps: list[ordering.Step], index: int) -> bool:
+    return index + 1 < len(steps) and steps[index + 1].stage == steps[index].stage

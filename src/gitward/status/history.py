@@ -1,0 +1,48 @@
+"""The Application's deployment history (`status.history`): who deployed which revision, when.
+
+Called by the controller after a sync that changed the cluster (or failed). Pure: bounded by
+`revisionHistoryLimit`, ids increase monotonically so rollbacks can name an entry.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Deployment:
+    revision: str
+    author: str
+    message: str
+    committed_at: str
+    deployed_at: str
+    initiated_by: str  # automated | manual | rollback | webhook
+    result: str  # Succeeded | Failed
+
+    def as_status(self, entry_id: int) -> dict[str, Any]:
+        d = asdict(self)
+        return {
+            "id": entry_id,
+            "revision": d["revision"],
+            "author": d["author"],
+            "message": d["message"][:1024],
+            "committedAt": d["committed_at"],
+            "deployedAt": d["deployed_at"],
+            "initiatedBy": d["initiated_by"],
+            "result": d["result"],
+        }
+
+
+def append(history: Any, entry: Deployment, limit: int) -> list[dict[str, Any]]:
+    """`history` with `entry` added last, trimmed to the newest `limit` entries (at least one)."""
+    old = [h for h in history if isinstance(h, dict)] if isinstance(history, list) else []
+    next_id = max((int(h.get("id") or 0) for h in old), default=0) + 1
+    entries = [*old, entry.as_status(next_id)]
+    return entries[-max(limit, 1) :]
+
+
+def find(history: Any, entry_id: int) -> dict[str, Any] | None:
+    if not isinstance(history, list):
+        return None
+    return next((h for h in history if isinstance(h, dict) and h.get("id") == entry_id), None)
