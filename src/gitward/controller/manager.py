@@ -108,6 +108,15 @@ class Controller:
             memory.refresh_requested = time.monotonic()
         self.queue.add(key)
 
+    def desired(self, key: str) -> list[Manifest] | None:
+        """The normalised objects of `key`'s last render (None before its first reconcile)."""
+        memory = self.reconciler.memory.get(key)
+        return memory.desired if memory is not None and memory.revision is not None else None
+
+    def live(self, ref: ObjectRef) -> Manifest | None:
+        """The live object from the watch cache (managed objects only)."""
+        return self.informers.get(ref)
+
     # ------------------------------------------------------------------ event handlers
 
     def _on_app(self, event: str, app: Manifest) -> None:

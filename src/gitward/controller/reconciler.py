@@ -43,6 +43,7 @@ class Memory:
     source_key: str = ""
     checked_at: float = 0.0
     retries: int = 0
+    desired: list[Manifest] = field(default_factory=list)  # the last normalised render
     refresh_requested: float | None = None  # monotonic time of an explicit refresh not yet handled
     heal_times: list[float] = field(default_factory=list)
 
@@ -117,6 +118,7 @@ class Reconciler:
             return _jitter(interval) if isinstance(exc, PermanentError) else self._backoff(spec, mem)
         if full:
             mem.checked_at = time.monotonic()
+        mem.desired = desired
         status = app.get("status") or {}
         retry_allowed = mem.retries < spec.sync_policy.retry.limit
         decision = triggers.decide(spec, status, revision.sha, trig, retry_allowed)
