@@ -22,7 +22,7 @@ from pathlib import Path
 from gitward.controller import events, metrics
 from gitward.controller.informers import Informer, InformerSet
 from gitward.controller.queueing import WorkQueue
-from gitward.controller.reconciler import Options, Reconciler
+from gitward.controller.reconciler import Memory, Options, Reconciler
 from gitward.controller.sources import Sources
 from gitward.core import applications as apps
 from gitward.core.logging import get_logger
@@ -101,11 +101,12 @@ class Controller:
         self.sources.close()
         self.fetcher.close()
 
-    def refresh(self, key: str) -> None:
-        """Re-check `key` now, including its source (webhooks, API)."""
-        memory = self.reconciler.memory.get(key)
-        if memory is not None:
-            memory.refresh_requested = time.monotonic()
+    def refresh(self, key: str, initiated_by: str = "manual") -> None:
+        """Re-check `key` now, including its source (webhooks, API); a sync it causes is
+        recorded in the history as initiated by `initiated_by`."""
+        memory = self.reconciler.memory.setdefault(key, Memory())
+        memory.refresh_requested = time.monotonic()
+        memory.refresh_reason = initiated_by
         self.queue.add(key)
 
     def desired(self, key: str) -> list[Manifest] | None:

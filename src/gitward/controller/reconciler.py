@@ -45,6 +45,7 @@ class Memory:
     retries: int = 0
     desired: list[Manifest] = field(default_factory=list)  # the last normalised render
     refresh_requested: float | None = None  # monotonic time of an explicit refresh not yet handled
+    refresh_reason: str = ""  # who asked for it (webhook, manual): recorded in the history
     heal_times: list[float] = field(default_factory=list)
 
 
@@ -96,7 +97,7 @@ class Reconciler:
             await statuses.write_failure(self, app, None, PermanentError(_spec_message(exc), reason="InvalidSpec"))
             return None
         mem = self.memory.setdefault(key, Memory())
-        trig = triggers.of(app)
+        trig = triggers.of(app, mem.refresh_reason)
         return await self._run(app, spec, interval, mem, trig)
 
     async def _run(
@@ -215,6 +216,7 @@ class Reconciler:
             not_before = time.monotonic()
         revision = await self.sources.revision(source, creds, not_before)
         mem.refresh_requested = None
+        mem.refresh_reason = ""
         metrics.GIT_FETCH_DURATION.observe(time.monotonic() - started)
         mem.revision = revision
         return revision

@@ -28,17 +28,18 @@ class Triggers:
     refresh: str  # new refresh annotation value, or ""
     sync: SyncRequest | None  # a new sync request
     spec_changed: bool  # generation differs from status.observedGeneration
+    refreshed_by: str = ""  # an in-process refresh (webhook, API) and who asked
 
     @property
     def initiated_by(self) -> str:
         if self.sync is not None:
             return self.sync.initiated_by
-        if self.refresh.startswith("webhook"):
+        if self.refresh.startswith("webhook") or self.refreshed_by == "webhook":
             return "webhook"
         return "automated"
 
 
-def of(app: dict[str, Any]) -> Triggers:
+def of(app: dict[str, Any], refreshed_by: str = "") -> Triggers:
     meta, status = app.get("metadata") or {}, app.get("status") or {}
     annotations = meta.get("annotations") or {}
     refresh = str(annotations.get(REFRESH) or "")
@@ -46,7 +47,7 @@ def of(app: dict[str, Any]) -> Triggers:
     raw_sync = str(annotations.get(SYNC) or "")
     sync = parse_sync(raw_sync) if raw_sync and raw_sync != status.get("lastHandledSync") else None
     spec_changed = meta.get("generation") != status.get("observedGeneration")
-    return Triggers(refresh, sync, spec_changed)
+    return Triggers(refresh, sync, spec_changed, refreshed_by)
 
 
 def parse_sync(raw: str) -> SyncRequest:

@@ -1,0 +1,78 @@
+"""Operations people ask for — refresh, sync, rollback, suspend/resume — written as changes to the
+Application (annotations, spec.suspend), so the controller stays the only writer of managed objects
+and Kubernetes RBAC governs who may ask (SPEC §2).
+
+Called by the CLI (`gitward app ...`, with the user's kubeconfig) and the REST API (with the
+server's identity, after its own authorization).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import secrets
+from typing import Any
+
+from gitward.core import applications as apps
+from gitward.kube.client import KubeClient
+
+
+class OperationError(Exception):
+    """The operation cannot be requested (unknown history id, ...); the message says why."""
+
+
+def _stamp() -> str:
+    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+async def _annotate(client: KubeClient, namespace: str, name: str, annotations: dict[str, str]) -> dict[str, Any]:
+    patch = {"metadata": {"annotations": annotations}}
+    return await client.patch(apps.API_VERSION, "Application", name, namespace, patch)
+
+
+async def request_refresh(client: KubeClient, namespace: str, name: str, initiated_by: str = "manual") -> str:
+    """Ask for a re-check now (a new `gitward.dev/refresh` value); return that value."""
+    value = f"{initiated_by}-{_stamp()}"
+    await _annotate(client, namespace, name, {apps.REFRESH: value})
+    return value
+
+
+def sync_request(revision: str = "", prune: bool | None = None, initiated_by: str = "manual") -> str:
+    """The JSON of a `gitward.dev/sync` annotation; a nonce makes each request a new value."""
+    body: dict[str, Any] = {"initiatedBy": initiated_by, "requestedAt": _stamp(), "nonce": secrets.token_hex(4)}
+    if revision:
+        body["revision"] = revision
+    if prune is not None:
+        body["prune"] = prune
+    return json.dumps(body, separators=(",", ":"), sort_keys=True)
+
+
+async def request_sync(
+    client: KubeClient,
+    namespace: str,
+    name: str,
+    revision: str = "",
+    prune: bool | None = None,
+    initiated_by: str = "manual",
+) -> str:
+    """Ask for a sync (optionally of `revision`, optionally pruning); return the annotation value."""
+    value = sync_request(revision, prune, initiated_by)
+    await _annotate(client, namespace, name, {apps.SYNC: value})
+    return value
+
+
+async def set_suspend(client: KubeClient, namespace: str, name: str, suspend: bool) -> None:
+    await client.patch(apps.API_VERSION, "Application", name, namespace, {"spec": {"suspend": suspend}})
+
+
+async def rollback(client: KubeClient, namespace: str, name: str, history_id: int) -> str:
+    """Sync the revision of history entry `history_id` and suspend automated sync until resumed
+    (as Argo CD does); return the sync annotation value."""
+    app = await client.get(apps.API_VERSION, "Application", name, namespace)
+    entries = (app.get("status") or {}).get("history") or []
+    entry = next((h for h in entries if isinstance(h, dict) and h.get("id") == history_id), None)
+    if entry is None or not entry.get("revision"):
+        known = ", ".join(str(h.get("id")) for h in entries if isinstance(h, dict)) or "none"
+        raise OperationError(f"Application {namespace}/{name} has no history entry {history_id} (known: {known})")
+    await set_suspend(client, namespace, name, True)
+    return await request_sync(client, namespace, name, str(entry["revision"]), prune=True, initiated_by="rollback")
