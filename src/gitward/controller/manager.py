@@ -60,6 +60,7 @@ class Controller:
         self.config = config
         self.queue = WorkQueue()
         self.apps = Informer(client, apps.API_VERSION, "Application", namespace=config.namespace)
+        self.projects = Informer(client, apps.API_VERSION, "Project", namespace=config.controller_namespace)
         self.informers = InformerSet(client)
         self.fetcher = Fetcher(
             config.cache_dir / "git", allow_file=config.allow_file, ls_remote_ttl=config.ls_remote_ttl
@@ -72,10 +73,12 @@ class Controller:
             self.sources,
             events.Recorder(client),
             Options(default_service_account=config.default_service_account),
+            self.projects,
         )
         self._seen: dict[str, str] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self.apps.handlers.append(self._on_app)
+        self.projects.handlers.append(self._on_project)
         self.informers.handlers.append(self._on_managed)
 
     @property
@@ -83,6 +86,8 @@ class Controller:
         return self.apps.synced.is_set()
 
     async def start(self) -> None:
+        self._tasks.append(asyncio.create_task(self.projects.run(), name="projects informer"))
+        await self.projects.synced.wait()
         self._tasks.append(asyncio.create_task(self.apps.run(), name="applications informer"))
         self._tasks.append(asyncio.create_task(self.queue.run_timer(), name="queue timer"))
         self._tasks += [asyncio.create_task(self._worker(), name=f"worker {i}") for i in range(self.config.workers)]
@@ -135,6 +140,15 @@ class Controller:
         if self._seen.get(key) != fingerprint:
             self._seen[key] = fingerprint
             self.queue.add(key)
+
+    def _on_project(self, event: str, project: Manifest) -> None:
+        """A Project changed: re-check every Application that names it."""
+        name = (project.get("metadata") or {}).get("name")
+        for ref, app in list(self.apps.store.items()):
+            if ((app.get("spec") or {}).get("project") or "default") == name:
+                key = f"{ref.namespace}/{ref.name}"
+                if in_shard(key, self.config.shard):
+                    self.queue.add(key)
 
     def _on_managed(self, event: str, obj: Manifest) -> None:
         annotations = (obj.get("metadata") or {}).get("annotations") or {}

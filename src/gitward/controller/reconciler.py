@@ -16,17 +16,18 @@ from dataclasses import dataclass, field
 
 import pydantic
 
+from gitward import sourcing
 from gitward.controller import events, finalizing, metrics, statuses, triggers
 from gitward.controller.informers import Informer, InformerSet
 from gitward.controller.sources import Sources
 from gitward.controller.syncing import Fingerprints, Policy, Syncer, SyncOutcome
 from gitward.core import applications as apps
-from gitward.core.errors import GitwardError, PermanentError, ReconcileError, RenderError, SourceError
+from gitward.core.errors import PermanentError, ReconcileError, RenderError, SourceError, SyncError, ValidationError
 from gitward.core.logging import get_logger
-from gitward.core.manifests import Manifest, split_api_version
+from gitward.core.manifests import Manifest, ObjectRef, split_api_version
 from gitward.kube import errors as kube_errors
 from gitward.kube.client import Identity, KubeClient
-from gitward.planning import inventory, normalizing
+from gitward.planning import inventory, normalizing, projects
 from gitward.sourcing import Credentials, Revision
 
 log = get_logger(__name__)
@@ -64,8 +65,10 @@ class Reconciler:
         sources: Sources,
         recorder: events.Recorder,
         options: Options | None = None,
+        projects_informer: Informer | None = None,
     ) -> None:
         self.client = client
+        self.projects = projects_informer
         self.apps = apps_informer
         self.informers = informers
         self.sources = sources
@@ -108,10 +111,12 @@ class Reconciler:
             return _jitter(interval)
         full = self._needs_source_check(spec, interval, mem, trig)
         try:
+            bounds = self._project_bounds(spec, app)
             creds = await self._credentials(spec, app) if full or mem.revision is None else None
             revision = await self._revision(spec, mem, trig, creds) if full else mem.revision
             assert revision is not None
             desired = await self._desired(app, spec, revision, creds)
+            _check_objects(bounds, spec, desired)
         except ReconcileError as exc:
             mem.retries += 1
             await statuses.write_failure(self, app, mem.revision, exc)
@@ -138,9 +143,13 @@ class Reconciler:
                 await statuses.persist_inventory(self, app, entries, revision)
 
             outcome = await syncer.sync(desired, old_inventory, policy, persist)
+        except kube_errors.APIForbiddenError as exc:
+            refused = ValidationError(f"forbidden: {exc.message}", reason="Forbidden")
+            await statuses.write_failure(self, app, revision, refused)
+            return _jitter(interval)
         except kube_errors.KubeError as exc:
             mem.retries += 1
-            await statuses.write_failure(self, app, revision, SourceErrorFree(exc.message))
+            await statuses.write_failure(self, app, revision, SyncFailure(exc.message))
             return self._backoff(spec, mem)
         return await self._report(app, spec, revision, desired, outcome, decision, trig, mem, full, interval)
 
@@ -170,6 +179,24 @@ class Reconciler:
         if report.health in ("Progressing", "Missing"):
             return min(self.options.progress_requeue, _jitter(interval))
         return _jitter(interval)
+
+    def _project_bounds(self, spec: apps.ApplicationSpec, app: Manifest) -> projects.Bounds:
+        """The Application's Project bounds; source and destination are checked here, before any fetch."""
+        name = spec.project
+        project = None
+        if self.projects is not None:
+            project = self.projects.get(ObjectRef(apps.API_GROUP, "Project", self.projects.namespace or "", name))
+        if project is None and name != projects.DEFAULT:
+            raise ValidationError(f"Project {name} not found", reason="ProjectNotFound")
+        bounds = projects.ALLOW_ALL if project is None else projects.Bounds.from_spec(project.get("spec"))
+        url = spec.source.repo_url
+        problem = projects.source_violation(bounds, url, sourcing.normalize(url))
+        problem = problem or projects.destination_violation(
+            bounds, spec.destination.cluster, spec.destination.namespace or app["metadata"]["namespace"]
+        )
+        if problem is not None:
+            raise ValidationError(f"Project {name}: {problem}", reason="ProjectViolation")
+        return bounds
 
     def _needs_source_check(
         self, spec: apps.ApplicationSpec, interval: float, mem: Memory, trig: triggers.Triggers
@@ -273,10 +300,8 @@ class Reconciler:
         return float(min(base * backoff.factor ** max(mem.retries - 1, 0), cap))
 
 
-class SourceErrorFree(GitwardError):
-    """An API failure during the sync itself (not a source problem): reported as SyncError."""
-
-    reason = "SyncFailed"
+class SyncFailure(SyncError):
+    """The Kubernetes API failed during the sync itself (after validation): retried with backoff."""
 
 
 async def _create_namespace(client: KubeClient, name: str) -> None:
@@ -286,6 +311,14 @@ async def _create_namespace(client: KubeClient, name: str) -> None:
         await client.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
     except kube_errors.APIConflictError:
         return
+
+
+def _check_objects(bounds: projects.Bounds, spec: apps.ApplicationSpec, desired: list[Manifest]) -> None:
+    problems = projects.object_violations(bounds, spec.destination.cluster, desired, lambda ref: not ref.namespace)
+    if problems:
+        more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
+        message = f"Project {spec.project}: " + "; ".join(problems[:3]) + more
+        raise ValidationError(message, reason="ProjectViolation")
 
 
 def _jitter(interval: float) -> float:

@@ -65,12 +65,31 @@ class Syncer:
     fingerprints: Fingerprints = field(default_factory=dict)
 
     async def live_of(self, objs: list[Manifest], old: list[inventory.Entry]) -> dict[ObjectRef, Manifest]:
-        """Live objects of the desired and inventoried refs, from the watch cache."""
+        """Live objects of the desired and inventoried refs, from the watch cache — or, for an
+        Application that impersonates a ServiceAccount, read as that account (RBAC decides what it
+        may see; a forbidden read refuses the revision)."""
         kinds = {(str(o.get("apiVersion")), str(o.get("kind"))) for o in objs}
         kinds |= {(_api_version(e), e.ref.kind) for e in old}
         await asyncio.gather(*(self.informers.ensure(av, k) for av, k in kinds))
-        refs = [ObjectRef.of(o) for o in objs] + [e.ref for e in old]
-        return {ref: live for ref in refs if (live := self.informers.get(ref)) is not None}
+        wanted = {ObjectRef.of(o): str(o.get("apiVersion")) for o in objs}
+        wanted.update({e.ref: _api_version(e) for e in old if e.ref not in wanted})
+        if self.client.identity is not None:
+            return await self._read_as_identity(wanted)
+        return {ref: live for ref in wanted if (live := self.informers.get(ref)) is not None}
+
+    async def _read_as_identity(self, wanted: dict[ObjectRef, str]) -> dict[ObjectRef, Manifest]:
+        limit = asyncio.Semaphore(8)
+
+        async def read(ref: ObjectRef, api_version: str) -> tuple[ObjectRef, Manifest | None]:
+            async with limit:
+                try:
+                    found = await self.client.get_or_none(api_version, ref.kind, ref.name, ref.namespace or None)
+                except errors.APINotFoundError:  # a kind the server does not serve (yet)
+                    return ref, None
+            return ref, found
+
+        pairs = await asyncio.gather(*(read(ref, av) for ref, av in wanted.items()))
+        return {ref: live for ref, live in pairs if live is not None}
 
     async def sync(
         self, desired: list[Manifest], old: list[inventory.Entry], policy: Policy, persist: PersistInventory
