@@ -28,7 +28,7 @@ from gitward.core.manifests import Manifest, ObjectRef, split_api_version
 from gitward.kube import errors as kube_errors
 from gitward.kube.client import Identity, KubeClient
 from gitward.planning import inventory, normalizing, projects
-from gitward.sourcing import Credentials, Revision
+from gitward.sourcing import Credentials, Revision, verification
 
 log = get_logger(__name__)
 
@@ -113,7 +113,9 @@ class Reconciler:
         try:
             bounds = self._project_bounds(spec, app)
             creds = await self._credentials(spec, app) if full or mem.revision is None else None
-            revision = await self._revision(spec, mem, trig, creds) if full else mem.revision
+            revision = (
+                await self._revision(spec, app["metadata"]["namespace"], mem, trig, creds) if full else mem.revision
+            )
             assert revision is not None
             desired = await self._desired(app, spec, revision, creds)
             _check_objects(bounds, spec, desired)
@@ -219,20 +221,28 @@ class Reconciler:
         ref = spec.source.secret_ref
         if ref is None:
             return None
-        namespace = app["metadata"]["namespace"]
-        try:
-            secret = await self.client.get("v1", "Secret", ref.name, namespace)
-        except kube_errors.APINotFoundError as exc:
-            raise SourceError(f"Secret/{namespace}/{ref.name}: not found", reason="CredentialsNotFound") from exc
-        except kube_errors.KubeError as exc:
-            raise SourceError(f"Secret/{namespace}/{ref.name}: {exc.message}", reason="CredentialsUnavailable") from exc
+        secret = await self._secret(app["metadata"]["namespace"], ref.name, SourceError)
         try:
             return Credentials.from_secret_data(secret.get("data") or {}, secret_name=ref.name)
         except ValueError as exc:
             raise SourceError(str(exc), reason="InvalidCredentials") from exc
 
+    async def _secret(self, namespace: str, name: str, error: type[ReconcileError]) -> Manifest:
+        """A Secret of the Application's namespace (repository credentials, trusted keys)."""
+        try:
+            return await self.client.get("v1", "Secret", name, namespace)
+        except kube_errors.APINotFoundError as exc:
+            raise error(f"Secret/{namespace}/{name}: not found", reason="SecretNotFound") from exc
+        except kube_errors.KubeError as exc:
+            raise error(f"Secret/{namespace}/{name}: {exc.message}", reason="SecretUnavailable") from exc
+
     async def _revision(
-        self, spec: apps.ApplicationSpec, mem: Memory, trig: triggers.Triggers, creds: Credentials | None
+        self,
+        spec: apps.ApplicationSpec,
+        namespace: str,
+        mem: Memory,
+        trig: triggers.Triggers,
+        creds: Credentials | None,
     ) -> Revision:
         source = spec.source
         if trig.sync is not None and trig.sync.revision:
@@ -245,8 +255,23 @@ class Reconciler:
         mem.refresh_requested = None
         mem.refresh_reason = ""
         metrics.GIT_FETCH_DURATION.observe(time.monotonic() - started)
+        await self._verify(spec, namespace, revision, creds)
         mem.revision = revision
         return revision
+
+    async def _verify(
+        self, spec: apps.ApplicationSpec, namespace: str, revision: Revision, creds: Credentials | None
+    ) -> None:
+        """With verify.mode head, refuse a head commit without a trusted signature (before rendering)."""
+        verify = spec.source.verify
+        if verify is None or verify.mode != "head":
+            return
+        if verify.secret_ref is None:
+            raise verification.VerificationError("verify.mode head needs verify.secretRef (the trusted keys)")
+        secret = await self._secret(namespace, verify.secret_ref.name, verification.VerificationError)
+        keys = verification.TrustedKeys.from_secret_data(secret.get("data") or {}, verify.secret_ref.name)
+        signer = await verification.verify_head(self.sources.fetcher, spec.source.repo_url, revision.sha, keys, creds)
+        log.info("commit signature verified", repo=spec.source.repo_url, sha=revision.sha, signer=signer)
 
     async def _desired(
         self, app: Manifest, spec: apps.ApplicationSpec, revision: Revision, creds: Credentials | None

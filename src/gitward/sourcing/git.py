@@ -114,6 +114,22 @@ class Fetcher:
             raise FileExistsError(f"checkout destination {dest} is not empty")
         await self._write_tree(repo, sha, dest)
 
+    async def verify_commit(
+        self, url: str, sha: str, creds: Credentials | None, *, config: list[tuple[str, str]], env: dict[str, str]
+    ) -> tuple[bool, str]:
+        """Run `git verify-commit --raw` on fetched commit `sha` with extra git `config` and
+        environment (see `gitward.sourcing.verification`); return (signed, gpg/ssh-keygen output).
+        `signed` is False when the commit carries no signature at all."""
+        repo = self._checkout_repo(parse(url, allow_file=self.allow_file), sha, creds)
+        header = await self._local(repo, ["cat-file", "commit", sha])
+        head = header.stdout.split(b"\n\n", 1)[0]
+        if not any(line.startswith((b"gpgsig ", b"gpgsig-sha256 ")) for line in head.split(b"\n")):
+            return False, ""
+        argv = [arg for key, value in config for arg in ("-c", f"{key}={value}")]
+        result = await self._local(repo, [*argv, "verify-commit", "--raw", sha], check=False, env=env)
+        output = result.stdout.decode("utf-8", "replace") + result.stderr
+        return True, output if result.returncode == 0 else "FAILED\n" + output
+
     def close(self) -> None:
         """Remove the private directory (askpass helper, HOME); the cache stays for the next run."""
         self._env.close()
