@@ -82,3 +82,29 @@ async def test_without_automated_prune_removed_objects_await_pruning(
     assert await kube.get_or_none("v1", "ConfigMap", "b", namespace) is None
     assert status["lastHandledSync"] == '{"prune": true}'
     assert status["history"][-1]["initiatedBy"] == "manual"
+
+
+async def test_empty_render_never_prunes_everything_unless_allowed(
+    kube: KubeClient, namespace: str, controller: Controller, make_repo: MakeRepo, git_http_server: GitHttpServer
+) -> None:
+    repo = make_repo()
+    repo.commit({"app/a.yaml": configmap("a", "1"), "keep.txt": "x"})
+    url = git_http_server.publish(repo, "config.git")
+    await kube.create(apps.application("app", namespace, url, "app"))
+    await apps.wait_status(kube, namespace, "app", apps.synced_at(repo.head()))
+
+    empty = repo.commit({"app/a.yaml": None, "app/README.md": "nothing here"})
+    git_http_server.publish(repo, "config.git")
+    controller.refresh(f"{namespace}/app")
+
+    def refused(s: apps.Status) -> bool:
+        cond = apps.condition(s, "SyncError")
+        return s.get("sync", {}).get("revision") == empty and cond is not None and cond["reason"] == "EmptyRender"
+
+    await apps.wait_status(kube, namespace, "app", refused)
+    assert await kube.get_or_none("v1", "ConfigMap", "a", namespace) is not None
+
+    policy = {"automated": {"prune": True, "allowEmpty": True}, "interval": "1m"}
+    await kube.patch("gitward.dev/v1alpha1", "Application", "app", namespace, {"spec": {"syncPolicy": policy}})
+    await apps.wait_status(kube, namespace, "app", apps.synced_at(empty))
+    assert await kube.get_or_none("v1", "ConfigMap", "a", namespace) is None

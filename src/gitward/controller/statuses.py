@@ -222,6 +222,8 @@ def _conditions(sync: str, health: str, outcome: SyncOutcome) -> list[conditions
         message = "; ".join([c.message for c in outcome.conflicts[:5]] + [c.message for c in failed[:5]])
         reason = "Conflict" if outcome.conflicts and not failed else "SyncFailed"
         wanted.append(conditions.Condition("SyncError", True, reason, message))
+    if outcome.prune_plan.refused:
+        wanted.append(conditions.Condition("SyncError", True, "EmptyRender", outcome.prune_plan.refused_reason))
     if outcome.waiting or health == "Progressing":
         wanted.append(conditions.Condition(conditions.RECONCILING, True, "Progressing", outcome.waiting or health))
     ready = sync == reporting.SYNCED and health in ("Healthy", "Suspended") and not wanted

@@ -1,0 +1,77 @@
+"""controller.triggers: what a reconcile may do, table-driven (SPEC §2 manual operations, automated
+sync, selfHeal, retries)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from gitward.controller import triggers
+from gitward.core.applications import ApplicationSpec
+
+
+def spec(automated: dict[str, Any] | None, suspend: bool = False) -> ApplicationSpec:
+    policy: dict[str, Any] = {"automated": automated} if automated is not None else {}
+    return ApplicationSpec.model_validate(
+        {"source": {"repoURL": "https://x/y"}, "syncPolicy": policy, "suspend": suspend}
+    )
+
+
+def app(annotations: dict[str, str], status: dict[str, Any], generation: int = 1) -> dict[str, Any]:
+    return {"metadata": {"annotations": annotations, "generation": generation}, "status": status}
+
+
+SYNCED = {"lastSyncedRevision": "abc", "observedGeneration": 1}
+FAILED = {**SYNCED, "operationState": {"phase": "Failed", "revision": "def"}}
+
+
+@pytest.mark.parametrize(
+    ("case", "the_spec", "the_app", "sha", "retry", "write", "heal_only"),
+    [
+        ("manual only, in sync", spec(None), app({}, SYNCED), "abc", True, False, False),
+        ("manual only, new commit: report only", spec(None), app({}, SYNCED), "def", True, False, False),
+        ("sync annotation", spec(None), app({"gitward.dev/sync": "{}"}, SYNCED), "abc", True, True, False),
+        ("handled sync annotation", spec(None), app({"gitward.dev/sync": "{}"}, {**SYNCED, "lastHandledSync": "{}"}),
+         "abc", True, False, False),
+        ("automated, new commit", spec({"prune": True}), app({}, SYNCED), "def", True, True, False),
+        ("automated, spec changed", spec({}), app({}, SYNCED, generation=2), "abc", True, True, False),
+        ("automated, same commit, no selfHeal", spec({}), app({}, SYNCED), "abc", True, False, True),
+        ("automated, same commit, selfHeal", spec({"selfHeal": True}), app({}, SYNCED), "abc", True, True, True),
+        ("suspended", spec({"selfHeal": True}, suspend=True), app({}, SYNCED), "def", True, False, False),
+        ("failed, retries left", spec({}), app({}, FAILED), "def", True, True, False),
+        ("failed, retries exhausted", spec({"selfHeal": True}), app({}, FAILED), "def", False, False, False),
+        ("wave in progress", spec(None), app({}, {**SYNCED, "operationState": {"phase": "Running"}}), "abc", True, True,
+         False),
+    ],
+)  # fmt: skip
+def test_decide(
+    case: str, the_spec: ApplicationSpec, the_app: dict[str, Any], sha: str, retry: bool, write: bool, heal_only: bool
+) -> None:
+    decision = triggers.decide(the_spec, the_app["status"], sha, triggers.of(the_app), retry)
+    assert (decision.write, decision.heal_only) == (write, heal_only), case
+
+
+@pytest.mark.parametrize(
+    ("raw", "revision", "prune", "by", "error"),
+    [
+        ("{}", "", None, "manual", ""),
+        ("true", "", None, "manual", ""),
+        ('{"revision": "v1", "prune": true}', "v1", True, "manual", ""),
+        ('{"revision": "abc", "initiatedBy": "rollback"}', "abc", None, "rollback", ""),
+        ('{"initiatedBy": "root"}', "", None, "manual", ""),
+        ("not json", "", None, "manual", "not JSON"),
+        ('{"prune": "yes"}', "", None, "manual", "prune a boolean"),
+        ("[1]", "", None, "manual", "expected a JSON object"),
+    ],
+)
+def test_parse_sync(raw: str, revision: str, prune: bool | None, by: str, error: str) -> None:
+    request = triggers.parse_sync(raw)
+    assert (request.revision, request.prune, request.initiated_by) == (revision, prune, by)
+    assert error in request.error if error else request.error == ""
+
+
+def test_initiated_by() -> None:
+    assert triggers.of(app({"gitward.dev/refresh": "webhook-1"}, {})).initiated_by == "webhook"
+    assert triggers.of(app({}, {}), refreshed_by="webhook").initiated_by == "webhook"
+    assert triggers.of(app({"gitward.dev/refresh": "x"}, {})).initiated_by == "automated"
