@@ -69,16 +69,17 @@ async def _delete_managed(rec: Reconciler, app: Manifest, key: str) -> None:
     meta = app["metadata"]
     entries = inventory.from_status((app.get("status") or {}).get("inventory"))
     spec = apps.ApplicationSpec.model_validate(app.get("spec") or {"source": {"repoURL": "unknown"}})
-    client = rec.app_client(spec, meta["namespace"])
+    target = await rec.clusters.get(spec.destination.cluster)
+    client = rec.app_client(spec, meta["namespace"], target)
     versions = {e.ref: f"{e.ref.group}/{e.v}" if e.ref.group else e.v for e in entries}
     for kind in {(v, r.kind) for r, v in versions.items()}:
         try:
-            await rec.informers.ensure(*kind)
+            await target.informers.ensure(*kind)
         except errors.KubeError:
             continue
     targets = []
     for ref in ordering.prune_order(list(versions)):
-        live = rec.informers.get(ref)
+        live = target.informers.get(ref)
         if live is not None and prune.skip_reason(live, meta["namespace"], meta["name"]) is not None:
             continue
         targets.append((ref, versions[ref]))

@@ -20,7 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from gitward.controller import events, metrics
-from gitward.controller.informers import Informer, InformerSet
+from gitward.controller.clusters import Clusters
+from gitward.controller.informers import Informer
 from gitward.controller.queueing import WorkQueue
 from gitward.controller.reconciler import Memory, Options, Reconciler
 from gitward.controller.sources import Sources
@@ -61,7 +62,8 @@ class Controller:
         self.queue = WorkQueue()
         self.apps = Informer(client, apps.API_VERSION, "Application", namespace=config.namespace)
         self.projects = Informer(client, apps.API_VERSION, "Project", namespace=config.controller_namespace)
-        self.informers = InformerSet(client)
+        self.clusters = Clusters(client, config.controller_namespace, [self._on_managed], hook=client.hook)
+        self.informers = self.clusters.home.informers
         self.fetcher = Fetcher(
             config.cache_dir / "git", allow_file=config.allow_file, ls_remote_ttl=config.ls_remote_ttl
         )
@@ -69,7 +71,7 @@ class Controller:
         self.reconciler = Reconciler(
             client,
             self.apps,
-            self.informers,
+            self.clusters,
             self.sources,
             events.Recorder(client),
             Options(default_service_account=config.default_service_account),
@@ -79,7 +81,6 @@ class Controller:
         self._tasks: list[asyncio.Task[None]] = []
         self.apps.handlers.append(self._on_app)
         self.projects.handlers.append(self._on_project)
-        self.informers.handlers.append(self._on_managed)
 
     @property
     def synced(self) -> bool:
@@ -102,7 +103,7 @@ class Controller:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         self._tasks.clear()
-        await self.informers.stop()
+        await self.clusters.stop()
         self.sources.close()
         self.fetcher.close()
 

@@ -18,9 +18,10 @@ import pydantic
 
 from gitward import sourcing
 from gitward.controller import events, finalizing, metrics, statuses, triggers
+from gitward.controller.clusters import Clusters, Target
 from gitward.controller.informers import Informer, InformerSet
 from gitward.controller.sources import Sources
-from gitward.controller.syncing import Fingerprints, Policy, Syncer, SyncOutcome
+from gitward.controller.syncing import Policy, Syncer, SyncOutcome
 from gitward.core import applications as apps
 from gitward.core.errors import PermanentError, ReconcileError, RenderError, SourceError, SyncError, ValidationError
 from gitward.core.logging import get_logger
@@ -61,7 +62,7 @@ class Reconciler:
         self,
         client: KubeClient,
         apps_informer: Informer,
-        informers: InformerSet,
+        clusters: Clusters,
         sources: Sources,
         recorder: events.Recorder,
         options: Options | None = None,
@@ -70,19 +71,25 @@ class Reconciler:
         self.client = client
         self.projects = projects_informer
         self.apps = apps_informer
-        self.informers = informers
+        self.clusters = clusters
         self.sources = sources
         self.recorder = recorder
         self.options = options or Options()
         self.memory: dict[str, Memory] = {}
-        self.fingerprints: Fingerprints = {}
 
-    def app_client(self, spec: apps.ApplicationSpec, app_namespace: str) -> KubeClient:
+    @property
+    def informers(self) -> InformerSet:
+        """The watch caches of the controller's own cluster."""
+        return self.clusters.home.informers
+
+    def app_client(self, spec: apps.ApplicationSpec, app_namespace: str, target: Target) -> KubeClient:
+        """The client an Application's requests go through: its destination cluster's, impersonating
+        its ServiceAccount (or the controller's --default-service-account) when it names one."""
         account = spec.service_account_name or self.options.default_service_account
         if not account:
-            return self.client
+            return target.client
         namespace = spec.destination.namespace or app_namespace
-        return self.client.impersonating(Identity.service_account(namespace, account))
+        return target.client.impersonating(Identity.service_account(namespace, account))
 
     async def reconcile(self, app: Manifest) -> float | None:
         """Reconcile one Application; return the delay before the next re-check (None: none)."""
@@ -112,6 +119,7 @@ class Reconciler:
         full = self._needs_source_check(spec, interval, mem, trig)
         try:
             bounds = self._project_bounds(spec, app)
+            target = await self.clusters.get(spec.destination.cluster)
             creds = await self._credentials(spec, app) if full or mem.revision is None else None
             revision = (
                 await self._revision(spec, app["metadata"]["namespace"], mem, trig, creds) if full else mem.revision
@@ -132,10 +140,9 @@ class Reconciler:
         decision = triggers.decide(spec, status, revision.sha, trig, retry_allowed)
         decision = self._fight_guard(decision, mem, app)
         policy = Policy(decision.write, decision.prune, decision.allow_empty)
-        client = self.app_client(spec, app["metadata"]["namespace"])
-        syncer = Syncer(
-            client, self.informers, app["metadata"]["namespace"], app["metadata"]["name"], self.fingerprints
-        )
+        client = self.app_client(spec, app["metadata"]["namespace"], target)
+        meta = app["metadata"]
+        syncer = Syncer(client, target.informers, meta["namespace"], meta["name"], target.fingerprints)
         try:
             if decision.write and spec.sync_policy.option("CreateNamespace") == "true":
                 await _create_namespace(client, spec.destination.namespace)
@@ -153,7 +160,7 @@ class Reconciler:
             mem.retries += 1
             await statuses.write_failure(self, app, revision, SyncFailure(exc.message))
             return self._backoff(spec, mem)
-        return await self._report(app, spec, revision, desired, outcome, decision, trig, mem, full, interval)
+        return await self._report(app, spec, revision, desired, outcome, decision, trig, mem, full, interval, target)
 
     async def _report(
         self,
@@ -167,8 +174,11 @@ class Reconciler:
         mem: Memory,
         full: bool,
         interval: float,
+        target: Target,
     ) -> float | None:
-        report = await statuses.write_outcome(self, app, spec, revision, desired, outcome, decision, trig, full)
+        report = await statuses.write_outcome(
+            self, app, spec, revision, desired, outcome, decision, trig, full, target.informers.get
+        )
         if outcome.failed:
             mem.retries += 1
             return self._backoff(spec, mem)

@@ -7,6 +7,7 @@ mid-sync leaves no object untracked). Also emits the matching Kubernetes Events 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -120,9 +121,10 @@ async def write_outcome(
     decision: Decision,
     trig: Triggers,
     full: bool,
+    live_of: Callable[[ObjectRef], Manifest | None],
 ) -> Report:
     old = app.get("status") or {}
-    rows, app_health = reporting.resource_rows(desired, outcome, rec.informers.get)
+    rows, app_health = reporting.resource_rows(desired, outcome, live_of)
     sync = reporting.sync_status(rows)
     now = reporting.now()
     status: dict[str, Any] = {

@@ -93,6 +93,15 @@ class KubeClient:
         http = kubeconfig.http_client(single, timeout=timeout)
         return cls(http, default_namespace=kubeconfig.default_namespace(single), hook=hook)
 
+    @classmethod
+    def from_kubeconfig_data(
+        cls, conf: dict[str, Any], *, hook: RequestHook | None = None, timeout: float = 30.0
+    ) -> KubeClient:
+        """A client for the cluster of a kubeconfig given as data (clusters named by Secrets)."""
+        single = kubeconfig.load_dict(conf)
+        http = kubeconfig.http_client(single, timeout=timeout)
+        return cls(http, default_namespace=kubeconfig.default_namespace(single), hook=hook)
+
     def impersonating(self, identity: Identity | None) -> KubeClient:
         if identity is None:
             return self
@@ -106,6 +115,11 @@ class KubeClient:
 
     def set_hook(self, hook: RequestHook | None) -> None:
         self._hook = hook
+
+    @property
+    def hook(self) -> RequestHook | None:
+        """What is called after every request (metrics), shared with clients made for other clusters."""
+        return self._hook
 
     async def close(self) -> None:
         await self._http.aclose()

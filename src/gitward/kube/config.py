@@ -29,6 +29,21 @@ def load(kubeconfig: str | os.PathLike[str] | None = None, context: str | None =
     return single
 
 
+def load_dict(conf: dict[str, Any], context: str | None = None) -> Any:
+    """The lightkube SingleConfig of a kubeconfig given as data (a cluster Secret's `kubeconfig`).
+
+    Relative file references cannot be resolved (there is no file): such kubeconfigs must embed
+    their certificates (`certificate-authority-data`, ...) or use tokens.
+    """
+    try:
+        single = KubeConfig.from_dict(conf).get(context_name=context)
+    except Exception as exc:  # lightkube raises ConfigError, KeyError, TypeError for malformed data
+        raise KubeError(f"invalid kubeconfig: {type(exc).__name__}") from exc
+    if single is None:
+        raise KubeError(f"kubeconfig has no context {context or '(current)'}")
+    return single
+
+
 def http_client(single: Any, *, timeout: float = 30.0, max_connections: int = 16) -> httpx2.AsyncClient:
     """An authenticated, keep-alive HTTP client for the cluster of `single`."""
     params = client_adapter.ConnectionParams(timeout=httpx2.Timeout(timeout), trust_env=False)
