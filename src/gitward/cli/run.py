@@ -1,7 +1,10 @@
 """`gitward run`: the controller, with leader election, and its HTTP server, in one process (SPEC §3).
 
-Only the holder of the Lease runs the controller (writes); every replica serves /healthz, /readyz
-and /metrics. SIGTERM or Ctrl-C stops the workers, releases the Lease and stops the server.
+Only the holder of the Lease runs the controller (writes); every replica serves /healthz, /readyz,
+/metrics, the REST API, the event stream and webhooks (gitward.server), each with its own
+Application watch cache. Without `--auth-file` the server listens on loopback only and requests
+are anonymous admins; with it, `--listen` is honoured and tokens are required. SIGTERM or Ctrl-C
+ends the event streams, stops the workers, releases the Lease and stops the server.
 """
 
 from __future__ import annotations
@@ -24,6 +27,8 @@ from gitward.core import logging as gwlogging
 from gitward.kube import errors
 from gitward.kube.client import KubeClient
 from gitward.server import app as server_app
+from gitward.server import tokens
+from gitward.server.backend import Backend
 
 log = gwlogging.get_logger(__name__)
 
@@ -86,13 +91,18 @@ def run(
             "--default-service-account", help="Impersonate this ServiceAccount for Applications that name none."
         ),
     ] = "",
+    auth_file: Annotated[
+        Path | None,
+        typer.Option("--auth-file", help="YAML with API tokens (hashed) and the webhook secret; enables --listen."),
+    ] = None,
     log_format: Annotated[str, typer.Option("--log-format", help="text (key=value) or json.")] = "text",
     log_level: Annotated[str, typer.Option("--log-level")] = "info",
 ) -> None:
     """Run the controller, the API, the dashboard, webhooks and metrics."""
     gwlogging.configure(log_level, json_output=log_format == "json")
     host, port = _parse_listen(listen)
-    if not _is_loopback(host):
+    auth = _load_auth(auth_file)
+    if auth is None and not _is_loopback(host):
         log.warning("no --auth-file: listening on loopback only", requested=listen, listen=f"127.0.0.1:{port}")
         host = "127.0.0.1"
     config = Config(
@@ -107,13 +117,31 @@ def run(
     if cache_dir is not None:
         config.cache_dir = cache_dir
     try:
-        asyncio.run(_serve(kubeconfig, context, config, host, port))
+        asyncio.run(_serve(kubeconfig, context, config, host, port, auth))
     except errors.KubeError as exc:
         log.error("cannot start", error=exc.message)
         raise typer.Exit(1) from exc
 
 
-async def _serve(kubeconfig: str | None, context: str | None, config: Config, host: str, port: int) -> None:
+def _load_auth(path: Path | None) -> tokens.AuthConfig | None:
+    if path is None:
+        log.info("no --auth-file: API and dashboard requests are anonymous admins; webhooks are disabled")
+        return None
+    try:
+        auth = tokens.load(path)
+    except tokens.AuthConfigError as exc:
+        log.error("cannot use the auth file", error=str(exc))
+        raise typer.Exit(1) from exc
+    roles = {role.value: sum(t.role is role for t in auth.tokens) for role in tokens.Role}
+    log.info("auth file loaded", path=str(path), **{f"{k}_tokens": v for k, v in roles.items()})
+    if auth.webhook_key is None:
+        log.warning("the auth file has no webhookSecret: every webhook is refused (401)")
+    return auth
+
+
+async def _serve(
+    kubeconfig: str | None, context: str | None, config: Config, host: str, port: int, auth: tokens.AuthConfig | None
+) -> None:
     client = KubeClient.connect(kubeconfig, context, hook=metrics.record_kube_request)
     await client.server_version()
     controller: Controller | None = None
@@ -136,8 +164,12 @@ async def _serve(kubeconfig: str | None, context: str | None, config: Config, ho
     def detail() -> dict[str, object]:
         return {"leader": elector.is_leader, "identity": elector.identity}
 
-    web = server_app.build(server_app.Probe(ready, detail))
-    server = _Server(uvicorn.Config(web, host=host, port=port, log_level="warning", lifespan="off"))
+    backend = Backend(client, config.namespace, controller=lambda: controller, auth=auth)
+    await backend.start()
+    web = server_app.build(server_app.Probe(ready, detail), backend)
+    server = _Server(
+        uvicorn.Config(web, host=host, port=port, log_level="warning", lifespan="off", timeout_graceful_shutdown=5)
+    )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -147,6 +179,7 @@ async def _serve(kubeconfig: str | None, context: str | None, config: Config, ho
     serving = asyncio.create_task(server.serve(), name="http server")
     await stop.wait()
     log.info("shutting down")
+    await backend.stop()  # ends the event streams, so the server can finish its connections
     election.cancel()
     await asyncio.gather(election, return_exceptions=True)
     server.should_exit = True

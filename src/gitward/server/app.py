@@ -1,7 +1,17 @@
-"""The HTTP application served by `gitward run`: probes and metrics (SPEC §4).
+"""The HTTP application served by `gitward run` (SPEC §4).
 
-Built by `gitward.cli.run` with a `Probe` that reports liveness and readiness of the process;
-later layers (REST API, webhooks, dashboard) mount their routers here.
+Built by `gitward.cli.run` (and by tests) with a `Probe` that reports liveness and readiness of the
+process and a `Backend` (gitward.server.backend) for everything else:
+
+    GET  /healthz, /readyz, /metrics          no authentication
+    GET  /api/v1/openapi.json                 the API's OpenAPI document
+         /api/v1/applications...              REST (api_applications, api_operations)
+    GET  /api/v1/events                       server-sent events (events)
+    POST /api/v1/webhooks/git                 Git push webhooks (webhooks.receiving)
+    GET|POST /login, POST /logout, GET /api/v1/session   browser login (auth)
+
+Around everything: the request counter (httpmetrics), security headers (security) and JSON errors
+(errors). The dashboard mounts its router on the returned app.
 """
 
 from __future__ import annotations
@@ -14,6 +24,17 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from gitward import __version__
 from gitward.controller import metrics
+from gitward.server import api_applications, api_operations, auth, errors, events, httpmetrics, security
+from gitward.server.backend import Backend
+from gitward.server.webhooks import receiving
+
+__all__ = ["Probe", "build"]
+
+DESCRIPTION = """\
+gitward's REST API. Authenticate with `Authorization: Bearer <token>` (tokens and roles come from
+`gitward run --auth-file`); viewers may read, admins may also sync, refresh and roll back.
+State-changing requests must be `Content-Type: application/json`. Errors are `{"detail": "..."}`.
+"""
 
 
 @dataclass
@@ -22,14 +43,24 @@ class Probe:
     detail: Callable[[], dict[str, object]]
 
 
-def build(probe: Probe) -> FastAPI:
+def build(probe: Probe, backend: Backend | None = None) -> FastAPI:
     app = FastAPI(
         title="gitward",
         version=__version__,
+        description=DESCRIPTION,
         openapi_url="/api/v1/openapi.json",
         docs_url=None,
         redoc_url=None,
     )
+    app.state.backend = backend
+    auth.install(app, backend.auth if backend is not None else None)
+    if backend is not None:
+        app.state.events = events.Broadcaster(backend)
+    errors.install(app)
+    app.add_middleware(security.SecurityHeaders)
+    app.add_middleware(httpmetrics.RequestCounter)
+    for router in (api_applications.router, api_operations.router, events.router, receiving.router):
+        app.include_router(router)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:
