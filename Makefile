@@ -33,7 +33,16 @@ test: deps venv kube lint
 	@$(BIN)/pytest $(PYTEST_ARGS)
 
 demo: deps venv kube
-	@$(BIN)/python -m gitward.devcluster.demo
+	@$(BIN)/gitward dev demo
+
+# the benchmark suite (bench/, docs/performance.md): its own control plane and Git server, every
+# scenario side by side with its baselines; BENCH=1,2,3 for a subset, BENCH_QUICK=1 for small sizes.
+# Not part of `make test` or CI: benchmarks are not tests.
+BENCH ?=
+BENCH_QUICK ?=
+bench: deps venv kube
+	@echo "▸ benchmarks$(if $(BENCH), $(BENCH),)$(if $(BENCH_QUICK), (quick),) → bench/results/latest.json"
+	@BENCH="$(BENCH)" BENCH_QUICK="$(BENCH_QUICK)" $(BIN)/python -m bench
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

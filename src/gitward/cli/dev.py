@@ -71,3 +71,11 @@ def build() -> None:
         err.print(f"[red]error:[/] {exc}")
         raise typer.Exit(1) from exc
     err.print(f"kube-apiserver: {binaries.kube_apiserver}")
+
+
+@app.command()
+def demo() -> None:
+    """The whole product on this machine (what `make demo` runs), until Ctrl-C."""
+    from gitward.cli import demo as demo_module  # imported on use: it pulls in the installer and server
+
+    demo_module.main()
