@@ -96,7 +96,7 @@ async def test_security_headers_and_json_only(kube: KubeClient, namespace: str, 
         ):
             assert resp.headers["content-security-policy"] == security.CSP, resp.url
             assert resp.headers["x-content-type-options"] == "nosniff"
-            assert resp.headers["referrer-policy"] == "no-referrer"
+            assert resp.headers["referrer-policy"] == "same-origin"
             assert resp.headers["x-frame-options"] == "DENY"
         assert resp.status_code == 415 and resp.json()["detail"].endswith("application/json")
         for content_type in ("text/plain", "multipart/form-data; boundary=x", "application/x-www-form-urlencoded"):

@@ -24,7 +24,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from gitward import __version__
 from gitward.controller import metrics
-from gitward.server import api_applications, api_operations, auth, errors, events, httpmetrics, security
+from gitward.server import api_applications, api_operations, auth, dashboard, errors, events, httpmetrics, security
 from gitward.server.backend import Backend
 from gitward.server.webhooks import receiving
 
@@ -76,4 +76,5 @@ def build(probe: Probe, backend: Backend | None = None) -> FastAPI:
     async def prometheus() -> Response:
         return Response(generate_latest(metrics.REGISTRY), media_type=CONTENT_TYPE_LATEST)
 
+    dashboard.install(app)
     return app

@@ -89,7 +89,7 @@ async def test_security_headers_everywhere(client: httpx.AsyncClient) -> None:
     for resp in (await client.get("/api/v1/read"), await client.get("/login"), await client.get("/nowhere")):
         assert resp.headers["content-security-policy"] == security.CSP
         assert resp.headers["x-content-type-options"] == "nosniff"
-        assert resp.headers["referrer-policy"] == "no-referrer"
+        assert resp.headers["referrer-policy"] == "same-origin"
         assert resp.headers["x-frame-options"] == "DENY"
     assert (await client.get("/api/v1/read")).headers["cache-control"] == "no-store"
 
