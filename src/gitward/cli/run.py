@@ -10,35 +10,19 @@ ends the event streams, stops the workers, releases the Lease and stops the serv
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import ipaddress
-import signal
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-import uvicorn
 
-from gitward.controller import metrics
-from gitward.controller.leadership import LeaderElector
-from gitward.controller.manager import Config, Controller
 from gitward.core import logging as gwlogging
 from gitward.kube import errors
-from gitward.kube.client import KubeClient
-from gitward.server import app as server_app
-from gitward.server import tokens
-from gitward.server.backend import Backend
+
+if TYPE_CHECKING:
+    from gitward.server import tokens
 
 log = gwlogging.get_logger(__name__)
-
-
-class _Server(uvicorn.Server):
-    """uvicorn without its own signal handling: this process shuts down in order, by itself."""
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        yield
 
 
 def _parse_listen(listen: str) -> tuple[str, int]:
@@ -99,6 +83,9 @@ def run(
     log_level: Annotated[str, typer.Option("--log-level")] = "info",
 ) -> None:
     """Run the controller, the API, the dashboard, webhooks and metrics."""
+    from gitward.cli import serving  # the server and controller load only for this command
+    from gitward.controller.manager import Config
+
     gwlogging.configure(log_level, json_output=log_format == "json")
     host, port = _parse_listen(listen)
     auth = _load_auth(auth_file)
@@ -117,13 +104,15 @@ def run(
     if cache_dir is not None:
         config.cache_dir = cache_dir
     try:
-        asyncio.run(_serve(kubeconfig, context, config, host, port, auth))
+        asyncio.run(serving.serve(kubeconfig, context, config, host, port, auth))
     except errors.KubeError as exc:
         log.error("cannot start", error=exc.message)
         raise typer.Exit(1) from exc
 
 
 def _load_auth(path: Path | None) -> tokens.AuthConfig | None:
+    from gitward.server import tokens
+
     if path is None:
         log.info("no --auth-file: API and dashboard requests are anonymous admins; webhooks are disabled")
         return None
@@ -137,51 +126,3 @@ def _load_auth(path: Path | None) -> tokens.AuthConfig | None:
     if auth.webhook_key is None:
         log.warning("the auth file has no webhookSecret: every webhook is refused (401)")
     return auth
-
-
-async def _serve(
-    kubeconfig: str | None, context: str | None, config: Config, host: str, port: int, auth: tokens.AuthConfig | None
-) -> None:
-    client = KubeClient.connect(kubeconfig, context, hook=metrics.record_kube_request)
-    await client.server_version()
-    controller: Controller | None = None
-    elector = LeaderElector(client, config.controller_namespace)
-
-    async def started() -> None:
-        nonlocal controller
-        controller = Controller(client, config)
-        await controller.start()
-
-    async def stopped() -> None:
-        nonlocal controller
-        if controller is not None:
-            await controller.stop()
-            controller = None
-
-    def ready() -> bool:
-        return not elector.is_leader or (controller is not None and controller.synced)
-
-    def detail() -> dict[str, object]:
-        return {"leader": elector.is_leader, "identity": elector.identity}
-
-    backend = Backend(client, config.namespace, controller=lambda: controller, auth=auth)
-    await backend.start()
-    web = server_app.build(server_app.Probe(ready, detail), backend)
-    server = _Server(
-        uvicorn.Config(web, host=host, port=port, log_level="warning", lifespan="off", timeout_graceful_shutdown=5)
-    )
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    log.info("gitward running", listen=f"{host}:{port}", namespace=config.namespace or "*", identity=elector.identity)
-    election = asyncio.create_task(elector.run(started, stopped), name="leader election")
-    serving = asyncio.create_task(server.serve(), name="http server")
-    await stop.wait()
-    log.info("shutting down")
-    await backend.stop()  # ends the event streams, so the server can finish its connections
-    election.cancel()
-    await asyncio.gather(election, return_exceptions=True)
-    server.should_exit = True
-    await asyncio.gather(serving, return_exceptions=True)
-    await client.close()

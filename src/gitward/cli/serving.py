@@ -1,0 +1,79 @@
+"""The body of `gitward run`: leader election, the controller of the Lease holder and the HTTP
+server, until SIGTERM or Ctrl-C. Imported by `gitward.cli.run` only when that command runs, so
+other commands start without loading the server and controller."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from collections.abc import Iterator
+
+import uvicorn
+
+from gitward.controller import metrics
+from gitward.controller.leadership import LeaderElector
+from gitward.controller.manager import Config, Controller
+from gitward.core import logging as gwlogging
+from gitward.kube.client import KubeClient
+from gitward.server import app as server_app
+from gitward.server import tokens
+from gitward.server.backend import Backend
+
+log = gwlogging.get_logger(__name__)
+
+
+class _Server(uvicorn.Server):
+    """uvicorn without its own signal handling: this process shuts down in order, by itself."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+async def serve(
+    kubeconfig: str | None, context: str | None, config: Config, host: str, port: int, auth: tokens.AuthConfig | None
+) -> None:
+    client = KubeClient.connect(kubeconfig, context, hook=metrics.record_kube_request)
+    await client.server_version()
+    controller: Controller | None = None
+    elector = LeaderElector(client, config.controller_namespace)
+
+    async def started() -> None:
+        nonlocal controller
+        controller = Controller(client, config)
+        await controller.start()
+
+    async def stopped() -> None:
+        nonlocal controller
+        if controller is not None:
+            await controller.stop()
+            controller = None
+
+    def ready() -> bool:
+        return not elector.is_leader or (controller is not None and controller.synced)
+
+    def detail() -> dict[str, object]:
+        return {"leader": elector.is_leader, "identity": elector.identity}
+
+    backend = Backend(client, config.namespace, controller=lambda: controller, auth=auth)
+    await backend.start()
+    web = server_app.build(server_app.Probe(ready, detail), backend)
+    server = _Server(
+        uvicorn.Config(web, host=host, port=port, log_level="warning", lifespan="off", timeout_graceful_shutdown=5)
+    )
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    log.info("gitward running", listen=f"{host}:{port}", namespace=config.namespace or "*", identity=elector.identity)
+    election = asyncio.create_task(elector.run(started, stopped), name="leader election")
+    serving = asyncio.create_task(server.serve(), name="http server")
+    await stop.wait()
+    log.info("shutting down")
+    await backend.stop()  # ends the event streams, so the server can finish its connections
+    election.cancel()
+    await asyncio.gather(election, return_exceptions=True)
+    server.should_exit = True
+    await asyncio.gather(serving, return_exceptions=True)
+    await client.close()
