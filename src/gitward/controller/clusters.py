@@ -16,6 +16,7 @@ from typing import Any
 
 import yaml
 
+from gitward.controller.capabilities import Discovery
 from gitward.controller.informers import Handler, InformerSet
 from gitward.controller.syncing import Fingerprints
 from gitward.core.errors import ValidationError
@@ -34,6 +35,11 @@ class Target:
     informers: InformerSet
     fingerprints: Fingerprints = field(default_factory=dict)
     version: str = ""
+    discovery: Discovery = field(init=False)
+    """The cluster's capabilities for Helm charts (version and served APIs), cached."""
+
+    def __post_init__(self) -> None:
+        self.discovery = Discovery(self.client)
 
 
 class Clusters:

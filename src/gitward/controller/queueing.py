@@ -77,7 +77,7 @@ class WorkQueue:
     async def run_timer(self) -> None:
         """Move due delayed keys to the ready queue; runs until cancelled."""
         loop = asyncio.get_running_loop()
-        while True:
+        while not self._closed:
             now = loop.time()
             while self._delayed and self._delayed[0][0] <= now:
                 due, _, key = heapq.heappop(self._delayed)
@@ -91,3 +91,4 @@ class WorkQueue:
 
     def close(self) -> None:
         self._closed = True
+        self._wakeup.set()  # lets the timer return: on Python 3.11 a cancel racing a wake-up is lost

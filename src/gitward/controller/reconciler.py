@@ -125,7 +125,7 @@ class Reconciler:
                 await self._revision(spec, app["metadata"]["namespace"], mem, trig, creds) if full else mem.revision
             )
             assert revision is not None
-            desired = await self._desired(app, spec, revision, creds)
+            desired = await self._desired(app, spec, revision, creds, target)
             _check_objects(bounds, spec, desired)
         except ReconcileError as exc:
             mem.retries += 1
@@ -276,6 +276,11 @@ class Reconciler:
         verify = spec.source.verify
         if verify is None or verify.mode != "head":
             return
+        if spec.source.chart:
+            raise verification.VerificationError(
+                "verify.mode head checks Git commit signatures; a chart from a Helm repository has none "
+                "(its archive is checked against the index digest) — remove verify or use a Git source"
+            )
         if verify.secret_ref is None:
             raise verification.VerificationError("verify.mode head needs verify.secretRef (the trusted keys)")
         secret = await self._secret(namespace, verify.secret_ref.name, verification.VerificationError)
@@ -284,11 +289,18 @@ class Reconciler:
         log.info("commit signature verified", repo=spec.source.repo_url, sha=revision.sha, signer=signer)
 
     async def _desired(
-        self, app: Manifest, spec: apps.ApplicationSpec, revision: Revision, creds: Credentials | None
+        self, app: Manifest, spec: apps.ApplicationSpec, revision: Revision, creds: Credentials | None, target: Target
     ) -> list[Manifest]:
-        objs = await self.sources.render(spec.source, revision.sha, creds)
-        scopes = await self._scopes(objs)
         meta = app["metadata"]
+        objs = await self.sources.render(
+            spec.source,
+            revision.sha,
+            creds,
+            app_name=meta["name"],
+            namespace=spec.destination.namespace or meta["namespace"],
+            capabilities=target.discovery.get,
+        )
+        scopes = await self._scopes(objs)
         return normalizing.normalize(
             objs,
             app_namespace=meta["namespace"],

@@ -4,6 +4,13 @@ Called by the reconciler: `revision()` resolves an Application's targetRevision 
 fetch per repository and revision, whatever the number of Applications, thanks to the Fetcher);
 `render()` checks the commit out once per (repository, revision) and renders each (path, options)
 once, caching the result, so a re-check with nothing changed costs no Git work and no parsing.
+
+Chart sources (`source.chart`: `repoURL` is a Helm repository) take the other road: `revision()`
+resolves `targetRevision` (a version or a semver range) in the repository's index, and the
+"revision" is the chart version; `render()` downloads, verifies and unpacks that version once
+(`sourcing.helmrepo`) and renders it. Charts, from Git or from a chart repository, are rendered for
+an Application (release name, destination namespace) and for the destination cluster's capabilities
+(a provider called only for charts); both are part of the render's cache key.
 """
 
 from __future__ import annotations
@@ -13,12 +20,21 @@ import json
 import shutil
 import tempfile
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import TypeVar
 
 from gitward import rendering
 from gitward.core.applications import Source
+from gitward.core.errors import RenderError
 from gitward.core.manifests import Manifest
-from gitward.sourcing import Credentials, Fetcher, Revision
+from gitward.sourcing import Credentials, Fetcher, Revision, helmrepo
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+CapabilitiesProvider = Callable[[], Awaitable[rendering.Capabilities]]
+"""What the destination cluster serves (`controller.capabilities.Discovery(client).get`)."""
 
 
 class Sources:
@@ -31,8 +47,13 @@ class Sources:
         allow_remote_bases: bool = False,
         max_checkouts: int = 8,
         max_renders: int = 4096,
+        charts: helmrepo.ChartRepositories | None = None,
+        capabilities: CapabilitiesProvider | None = None,
     ) -> None:
         self.fetcher = fetcher
+        self.charts = charts or helmrepo.ChartRepositories(work_dir / "charts")
+        self.capabilities = capabilities
+        """Used for charts when `render()` is given no provider of its own."""
         self.work_dir = work_dir
         self.limits = limits
         self.allow_remote_bases = allow_remote_bases
@@ -42,26 +63,50 @@ class Sources:
         self._renders: OrderedDict[tuple[str, ...], list[rendering.Rendered]] = OrderedDict()
         self._render_locks: dict[tuple[str, ...], asyncio.Lock] = {}
         self.render_count = 0
+        self._chart_versions: dict[tuple[str, str, str], helmrepo.ChartVersion] = {}
+        self._is_chart: dict[tuple[str, str, str], bool] = {}
+        self._targets: dict[tuple[str, str, str], str] = {}  # (repo, sha, options) → last target key
         work_dir.mkdir(parents=True, exist_ok=True)
 
     async def revision(self, source: Source, creds: Credentials | None, not_before: float | None = None) -> Revision:
         """Resolve and fetch; `not_before` (monotonic) demands an answer from Git no older than that."""
+        if source.chart:
+            return await self._chart_revision(source, creds, not_before)
         return await self.fetcher.resolve_and_fetch(
             source.repo_url, source.target_revision, creds, not_before=not_before
         )
 
-    async def render(self, source: Source, sha: str, creds: Credentials | None) -> list[Manifest]:
-        """The objects `source` renders to at commit `sha` (cached; callers must not mutate them)."""
-        key = (source.repo_url, sha, _options_key(source), str(self.allow_remote_bases))
+    async def render(
+        self,
+        source: Source,
+        sha: str,
+        creds: Credentials | None,
+        *,
+        app_name: str = "",
+        namespace: str = "",
+        capabilities: CapabilitiesProvider | None = None,
+    ) -> list[Manifest]:
+        """The objects `source` renders to at commit (or chart version) `sha` (cached; do not mutate).
+
+        `app_name` is a chart's default release name and `namespace` its `.Release.Namespace`;
+        `capabilities` (else the provider given at construction) is asked only for charts.
+        """
+        target = await self._target(source, sha, creds, app_name, namespace, capabilities)
+        key = self._key(source, sha, target)
         cached = self._renders.get(key)
         if cached is None:
             lock = self._render_locks.setdefault(key, asyncio.Lock())
             async with lock:
                 cached = self._renders.get(key)
                 if cached is None:
-                    root = await self._checkout(source.repo_url, sha, creds)
+                    root, source_in_root = await self._root(source, sha, creds)
                     cached = await asyncio.to_thread(
-                        rendering.render, root, source, self.limits, allow_remote_bases=self.allow_remote_bases
+                        rendering.render,
+                        root,
+                        source_in_root,
+                        self.limits,
+                        allow_remote_bases=self.allow_remote_bases,
+                        target=target,
                     )
                     self.render_count += 1
                     self._renders[key] = cached
@@ -72,9 +117,67 @@ class Sources:
         return [r.manifest for r in cached]
 
     def cached_render(self, source: Source, sha: str) -> list[Manifest] | None:
-        key = (source.repo_url, sha, _options_key(source), str(self.allow_remote_bases))
-        cached = self._renders.get(key)
+        """The last render of `source` at `sha`, if it is still cached (for whichever Application)."""
+        base = (source.repo_url, sha, _options_key(source))
+        target = self._targets.get(base)
+        cached = self._renders.get((*base, str(self.allow_remote_bases), target)) if target is not None else None
         return None if cached is None else [r.manifest for r in cached]
+
+    # ------------------------------------------------------------------ charts
+
+    async def _chart_revision(self, source: Source, creds: Credentials | None, not_before: float | None) -> Revision:
+        """The chart version `targetRevision` selects in the repository's index, as a Revision."""
+        version = await self.charts.resolve(source.repo_url, source.chart, source.target_revision, creds, not_before)
+        _remember(self._chart_versions, (source.repo_url, source.chart, version.version), version, self.max_renders)
+        return Revision(
+            sha=version.version,
+            author="",
+            author_email="",
+            message=f"chart {version.name} {version.version}",
+            committed_at=version.created,
+            ref=f"chart:{version.name}",
+        )
+
+    async def _root(self, source: Source, sha: str, creds: Credentials | None) -> tuple[Path, Source]:
+        """Where to render `source` from: the Git checkout, or the unpacked chart (path ".")."""
+        if not source.chart:
+            return await self._checkout(source.repo_url, sha, creds), source
+        version = self._chart_versions.get((source.repo_url, source.chart, sha))
+        if version is None:  # e.g. the version came from the status of an earlier controller
+            version = await self.charts.resolve(source.repo_url, source.chart, sha, creds)
+        return await self.charts.fetch(version, creds), source.model_copy(update={"path": "."})
+
+    async def _target(
+        self,
+        source: Source,
+        sha: str,
+        creds: Credentials | None,
+        app_name: str,
+        namespace: str,
+        capabilities: CapabilitiesProvider | None,
+    ) -> rendering.Target | None:
+        """The chart's release context, or None when `source` is not a chart (nothing to ask)."""
+        if not await self._renders_chart(source, sha, creds):
+            return None
+        provider = capabilities or self.capabilities
+        found = await provider() if provider is not None else rendering.Capabilities()
+        return rendering.Target(app_name, namespace, found)
+
+    async def _renders_chart(self, source: Source, sha: str, creds: Credentials | None) -> bool:
+        """Whether `source` at `sha` is a chart: asked for, or a Chart.yaml at its path (remembered)."""
+        if source.chart or source.helm is not None:
+            return True
+        key = (source.repo_url, sha, source.path)
+        if key not in self._is_chart:
+            root = await self._checkout(source.repo_url, sha, creds)
+            _remember(self._is_chart, key, _has_chart(root, source.path), self.max_renders)
+        return self._is_chart.get(key, False)
+
+    def _key(self, source: Source, sha: str, target: rendering.Target | None) -> tuple[str, ...]:
+        base = (source.repo_url, sha, _options_key(source))
+        target_key = "" if target is None else _target_key(target)
+        _remember(self._targets, base, target_key, self.max_renders)
+        return (*base, str(self.allow_remote_bases), target_key)
 
     async def _checkout(self, url: str, sha: str, creds: Credentials | None) -> Path:
         key = (url, sha)
@@ -100,6 +203,25 @@ class Sources:
         for path in self._checkouts.values():
             shutil.rmtree(path.parent, ignore_errors=True)
         self._checkouts.clear()
+
+
+def _remember(memory: dict[K, V], key: K, value: V, limit: int) -> None:
+    """Store `key` in a small memory of facts about revisions, forgetting the oldest beyond `limit`."""
+    memory.pop(key, None)
+    memory[key] = value
+    while len(memory) > limit:
+        del memory[next(iter(memory))]
+
+
+def _has_chart(root: Path, path: str) -> bool:
+    try:
+        return rendering.has_chart(root, path)
+    except RenderError:
+        return False  # the render reports the bad path
+
+
+def _target_key(target: rendering.Target) -> str:
+    return json.dumps([target.app_name, target.namespace, target.capabilities.fingerprint()])
 
 
 def _options_key(source: Source) -> str:

@@ -2,18 +2,19 @@
 
 Called (as `gitward.rendering.render`) by the controller after sourcing has checked out a revision,
 and by the CLI's `gitward render` / `gitward diff`. Resolves `source.path` safely inside the
-checkout, picks the engine (kustomize when asked for or when a kustomization file is there, Helm
-refused for now, plain directory otherwise), runs it and bounds the number of objects. The result
-goes on to planning; nothing here talks to the Kubernetes API.
+checkout, picks the engine (Helm when asked for or when a `Chart.yaml` is there, kustomize when asked
+for or when a kustomization file is there, plain directory otherwise), runs it and bounds the number
+of objects. The result goes on to planning; nothing here talks to the Kubernetes API.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
-from gitward.core.applications import DirectorySource, Source
+from gitward.core.applications import DirectorySource, HelmSource, Source
 from gitward.core.errors import RenderError
-from gitward.rendering import directory, kustomizations, kustomize, paths
+from gitward.rendering import directory, helm, kustomizations, kustomize, paths
 from gitward.rendering.documents import Rendered
 from gitward.rendering.limits import DEFAULT_LIMITS, Limits
 
@@ -24,19 +25,25 @@ def render(
     limits: Limits = DEFAULT_LIMITS,
     *,
     allow_remote_bases: bool = False,
+    target: helm.Target | None = None,
+    helm_value_files: Sequence[Path] = (),
 ) -> list[Rendered]:
     """The objects of `source` in checkout `root` (a Git working tree), in a deterministic order.
 
+    For charts, `target` names the Application and its destination (release name, namespace,
+    capabilities) and `helm_value_files` are extra value files outside the checkout, chosen by the
+    user (`gitward render --helm-values`), applied after `valueFiles` and before inline `values`.
     Raises `RenderError` (message starting with the repo-relative file) for anything the
     repository gets wrong or any bound it crosses.
     """
-    if source.helm is not None:
-        raise RenderError(f"{source.path}: helm sources are not supported yet")
     real = paths.real_root(root)
     base = paths.resolve_inside(real, source.path)
     if not base.is_dir():
         raise RenderError(f"{source.path}: no such directory in the repository")
-    if source.kustomize is not None or kustomizations.find(base) is not None:
+    if source.helm is not None or source.chart or helm.is_chart(base):
+        options, where = source.helm or HelmSource(), target or helm.Target()
+        rendered = helm.render(real, base, options, where, limits, extra_value_files=helm_value_files)
+    elif source.kustomize is not None or kustomizations.find(base) is not None:
         rendered = kustomize.render(real, base, limits, allow_remote_bases=allow_remote_bases)
     else:
         rendered = directory.render(real, base, source.directory or DirectorySource(), limits)

@@ -98,12 +98,6 @@ def test_missing_path_is_refused(repo: Path) -> None:
         render(repo, source("apps/none"))
 
 
-def test_helm_is_not_supported_yet(repo: Path) -> None:
-    write(repo, {"chart/Chart.yaml": "name: c\n"})
-    with pytest.raises(RenderError, match="helm sources are not supported yet"):
-        render(repo, source("chart", helm={"valueFiles": ["values.yaml"]}))
-
-
 def test_object_count_is_bounded(repo: Path) -> None:
     write(repo, {"many.yaml": "---\n".join(configmap(f"cm{i}") for i in range(5))})
     assert len(render(repo, source(), Limits(max_objects=5))) == 5

@@ -14,7 +14,15 @@ from gitward.rendering import globs, paths, render
 
 
 def test_public_names() -> None:
-    assert sorted(gitward.rendering.__all__) == ["DEFAULT_LIMITS", "Limits", "Rendered", "render"]
+    assert sorted(gitward.rendering.__all__) == [
+        "Capabilities",
+        "DEFAULT_LIMITS",
+        "Limits",
+        "Rendered",
+        "Target",
+        "has_chart",
+        "render",
+    ]
 
 
 @pytest.mark.parametrize(
