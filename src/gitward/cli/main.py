@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import typer
 
-from gitward.cli import dev, install, run
+from gitward.cli import app as app_commands
+from gitward.cli import dev, diff, install, render, run
 
 app = typer.Typer(
     name="gitward",
@@ -16,6 +17,9 @@ app = typer.Typer(
 app.add_typer(dev.app, name="dev")
 app.command(name="install")(install.install)
 app.command(name="run")(run.run)
+app.add_typer(app_commands.app, name="app")
+app.command(name="render")(render.render)
+app.command(name="diff")(diff.diff)
 
 
 def main() -> None:

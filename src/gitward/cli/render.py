@@ -1,0 +1,80 @@
+"""`gitward render DIR`: render a local directory offline to stdout, as the controller would (SPEC §3).
+
+Registered by `cli/main.py`. Builds an Application `Source` from the options (`--path`,
+`--include`, `--exclude`, `--recurse/--no-recurse`) and runs the controller's engine
+(`gitward.rendering.render`: plain manifests, kustomize or a Helm chart, with the same hostile-input
+rules and limits); `--helm-values` files (outside the checkout, the user's own) come after the
+chart's values, `--release-name` / `--namespace` set the release. The output is a YAML stream, one
+`---` document per object with a `# Source:` comment naming its file; errors name the file and exit
+1. No cluster is contacted: a chart sees Helm's default capabilities.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+import yaml
+
+from gitward import rendering
+from gitward.cli import app_sessions as sessions
+from gitward.core.applications import DirectorySource, Source
+from gitward.core.errors import RenderError
+
+
+def render(
+    directory: Annotated[Path, typer.Argument(metavar="DIR", help="The local directory (a checkout) to render.")],
+    path: Annotated[str, typer.Option("--path", help="Directory inside DIR to render (source.path).")] = ".",
+    include: Annotated[
+        str, typer.Option("--include", help="Files to read, a glob (source.directory.include).")
+    ] = DirectorySource().include,
+    exclude: Annotated[str, typer.Option("--exclude", help="Files to skip, a glob (source.directory.exclude).")] = "",
+    recurse: Annotated[
+        bool, typer.Option("--recurse/--no-recurse", help="Read sub-directories (source.directory.recurse).")
+    ] = True,
+    helm_values: Annotated[
+        list[Path] | None,
+        typer.Option("--helm-values", help="Values file for a Helm chart (repeatable; later files win)."),
+    ] = None,
+    release_name: Annotated[str, typer.Option("--release-name", help="A chart's release name.")] = "",
+    namespace: Annotated[
+        str, typer.Option("--namespace", "-n", help="A chart's release namespace (.Release.Namespace).")
+    ] = "",
+    allow_remote_bases: Annotated[
+        bool, typer.Option("--allow-remote-bases", help="Allow kustomize remote bases.")
+    ] = False,
+) -> None:
+    """Render a local directory (plain YAML, kustomize, a Helm chart) to stdout as a YAML stream, offline."""
+    sessions.quiet_logs()
+    if not directory.is_dir():
+        sessions.fail(f"{directory}: not a directory")
+    source = local_source(directory, path, DirectorySource(recurse=recurse, include=include, exclude=exclude))
+    try:
+        if helm_values and not rendering.has_chart(directory, source.path):
+            raise RenderError(f"{source.path}: --helm-values is for Helm charts, and there is no Chart.yaml here")
+        objects = rendering.render(
+            directory,
+            source,
+            allow_remote_bases=allow_remote_bases,
+            target=rendering.Target(app_name=release_name, namespace=namespace),
+            helm_value_files=[file.resolve() for file in helm_values or []],
+        )
+    except RenderError as exc:
+        sessions.fail(exc.message)
+    sys.stdout.write(stream(objects))
+
+
+def local_source(directory: Path, path: str, options: DirectorySource) -> Source:
+    """The Source an Application would have for `path` in this checkout."""
+    return Source(repoURL=directory.resolve().as_uri(), path=path or ".", directory=options)
+
+
+def stream(objects: list[rendering.Rendered]) -> str:
+    """A YAML stream: `---`, `# Source: <file>`, the object; for each object in render order."""
+    return "".join(
+        f"---\n# Source: {obj.file}\n"
+        + yaml.safe_dump(obj.manifest, sort_keys=False, allow_unicode=True, width=4096, default_flow_style=False)
+        for obj in objects
+    )

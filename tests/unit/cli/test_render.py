@@ -1,0 +1,148 @@
+"""`gitward render DIR` in-process (typer's CliRunner): plain directories with the source.directory
+options, kustomize overlays, errors naming the file (exit 1), Helm values handling."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from gitward.cli import main
+
+
+def configmap(name: str, **data: str) -> str:
+    lines = "".join(f'  {key}: "{value}"\n' for key, value in data.items())
+    return f"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\ndata:\n{lines}"
+
+
+def write(root: Path, files: dict[str, str]) -> Path:
+    for name, content in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(content)
+    return root
+
+
+def invoke(*args: str) -> Any:
+    return CliRunner().invoke(main.app, ["render", *args])
+
+
+def names(stream: str) -> list[str]:
+    return [doc["metadata"]["name"] for doc in yaml.safe_load_all(stream) if doc]
+
+
+@pytest.fixture
+def checkout(tmp_path: Path) -> Path:
+    return write(
+        tmp_path / "checkout",
+        {
+            "apps/web/a.yaml": configmap("a", k="1") + "---\n" + configmap("b", k="2"),
+            "apps/web/sub/c.yml": configmap("c", k="3"),
+            "apps/web/skip.yaml": configmap("skipped", k="4"),
+            "apps/web/notes.txt": "not a manifest",
+            "other/d.json": '{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "d"}}',
+        },
+    )
+
+
+@pytest.mark.parametrize(
+    ("options", "expected"),
+    [
+        ([], ["a", "b", "skipped", "c"]),
+        (["--exclude", "skip.yaml"], ["a", "b", "c"]),
+        (["--no-recurse"], ["a", "b", "skipped"]),
+        (["--include", "*.yml"], ["c"]),
+    ],
+)
+def test_directory_options(checkout: Path, options: list[str], expected: list[str]) -> None:
+    result = invoke(str(checkout), "--path", "apps/web", *options)
+    assert result.exit_code == 0, result.output
+    assert names(result.stdout) == expected
+
+
+def test_stream_names_each_source_file(checkout: Path) -> None:
+    result = invoke(str(checkout))
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("---\n# Source: apps/web/a.yaml\napiVersion: v1\n")
+    assert result.stdout.count("\n---\n") == 4
+    assert "# Source: other/d.json\n" in result.stdout
+
+
+def test_kustomize_overlay(tmp_path: Path) -> None:
+    root = write(
+        tmp_path,
+        {
+            "base/cm.yaml": configmap("settings", greeting="hello"),
+            "base/kustomization.yaml": "resources:\n  - cm.yaml\n",
+            "overlays/prod/kustomization.yaml": (
+                "resources:\n  - ../../base\nnamePrefix: prod-\nnamespace: shop\n"
+                "patches:\n  - patch: |-\n      apiVersion: v1\n      kind: ConfigMap\n"
+                "      metadata:\n        name: settings\n      data:\n        greeting: bonjour\n"
+            ),
+        },
+    )
+    result = invoke(str(root), "--path", "overlays/prod")
+    assert result.exit_code == 0, result.output
+    [doc] = [d for d in yaml.safe_load_all(result.stdout) if d]
+    assert doc["metadata"] == {"name": "prod-settings", "namespace": "shop"}
+    assert doc["data"] == {"greeting": "bonjour"}
+
+
+@pytest.mark.parametrize(
+    ("files", "path", "message"),
+    [
+        ({"ok.yaml": configmap("ok"), "broken.yaml": "a: [1, 2\nb: c: d\n"}, ".", "error: broken.yaml:"),
+        ({"list.yaml": "- 1\n- 2\n"}, ".", "error: list.yaml:1: document 1 is a list"),
+        ({"kustomization.yaml": "resources:\n  - ../../etc\n"}, ".", "kustomization.yaml"),
+        ({"a.yaml": configmap("a")}, "../..", "error: ../..:"),
+        ({"a.yaml": configmap("a")}, "missing", "error: missing: no such directory"),
+    ],
+)
+def test_errors_name_the_file(tmp_path: Path, files: dict[str, str], path: str, message: str) -> None:
+    result = invoke(str(write(tmp_path / "repo", files)), "--path", path)
+    assert result.exit_code == 1, result.output
+    assert result.stdout == ""
+    assert message in result.stderr
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
+def test_not_a_directory(tmp_path: Path) -> None:
+    result = invoke(str(tmp_path / "nope"))
+    assert result.exit_code == 1
+    assert "not a directory" in result.stderr
+
+
+def test_helm_values_need_a_chart(tmp_path: Path) -> None:
+    root = write(tmp_path, {"plain/cm.yaml": configmap("plain"), "values.yaml": "k: 2\n"})
+    result = invoke(str(root), "--path", "plain", "--helm-values", str(root / "values.yaml"))
+    assert result.exit_code == 1
+    assert "--helm-values is for Helm charts" in result.stderr
+
+
+def test_a_chart_with_values_files(tmp_path: Path) -> None:
+    root = write(
+        tmp_path,
+        {
+            "chart/Chart.yaml": "apiVersion: v2\nname: web\nversion: 0.1.0\n",
+            "chart/values.yaml": "greeting: chart\ncolor: chart\nsize: chart\n",
+            "chart/templates/cm.yaml": (
+                "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}\n"
+                "  namespace: {{ .Release.Namespace }}\ndata:\n"
+                "  greeting: {{ .Values.greeting }}\n  color: {{ .Values.color }}\n  size: {{ .Values.size }}\n"
+            ),
+            "one.yaml": "greeting: one\ncolor: one\n",
+            "two.yaml": "color: two\n",
+        },
+    )
+    values = ["--helm-values", str(root / "one.yaml"), "--helm-values", str(root / "two.yaml")]
+    result = invoke(str(root), "--path", "chart", *values, "--release-name", "web", "-n", "shop")
+    assert result.exit_code == 0, result.output
+    [doc] = [d for d in yaml.safe_load_all(result.stdout) if d]
+    assert doc["metadata"] == {"name": "web", "namespace": "shop"}
+    assert doc["data"] == {"greeting": "one", "color": "two", "size": "chart"}
+    assert "# Source: helm:chart/templates/cm.yaml" in result.stdout
+
+    missing = invoke(str(root), "--path", "chart", "--helm-values", str(root / "nope.yaml"))
+    assert missing.exit_code == 1 and "nope.yaml" in missing.stderr
