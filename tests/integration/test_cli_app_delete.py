@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 from tests.conftest import ClusterUnderTest
-from tests.integration.test_cli_support import app_cli, configmap
 from tests.support import apps
+from tests.support.cli import app_cli, configmap
 from tests.support.fixtures import MakeRepo
 from tests.support.gitserver import GitHttpServer
 

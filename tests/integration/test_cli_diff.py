@@ -9,8 +9,8 @@ import base64
 from pathlib import Path
 
 from tests.conftest import ClusterUnderTest
-from tests.integration.test_cli_support import app_cli, configmap, gitward
 from tests.support import apps
+from tests.support.cli import app_cli, configmap, gitward
 from tests.support.fixtures import MakeRepo
 from tests.support.gitserver import GitHttpServer
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import yaml
-from tests.integration.test_cli_support import configmap, gitward
+from tests.support.cli import configmap, gitward
 
 
 async def test_render_a_directory_and_a_kustomize_overlay(tmp_path: Path) -> None:

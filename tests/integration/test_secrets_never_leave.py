@@ -8,8 +8,8 @@ import base64
 
 import pytest
 from tests.conftest import ClusterUnderTest
-from tests.integration.test_cli_support import gitward
 from tests.support import apps, http_api
+from tests.support.cli import gitward
 from tests.support.fixtures import MakeRepo
 from tests.support.gitserver import GitHttpServer
 

@@ -1,4 +1,4 @@
-"""Helpers for the CLI's integration tests (tests/integration/test_cli_*.py); holds no tests itself.
+"""Helpers for the CLI's integration tests (tests/integration/test_cli_*.py).
 
 `gitward(...)` runs `python -m gitward ...` as a real process without blocking the event loop, so
 the controller that the `controller` fixture runs in the same loop keeps working meanwhile.
