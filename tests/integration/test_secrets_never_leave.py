@@ -1,6 +1,6 @@
 """Secret values never leave: a Secret managed by gitward and then drifted (values changed live)
 shows its values — plain or base64 — in none of: the diff API, the resources API, the Application
-API, the CLI diff, the status, the events, the metrics, the controller's logs."""
+API, the dashboard, the CLI diff, the status, the events, the metrics, the controller's logs."""
 
 from __future__ import annotations
 
@@ -68,6 +68,11 @@ async def test_drifted_secret_values_appear_nowhere(
             assert resp.status_code == 200
             _assert_clean(resp.text, f"GET {base}{path}")
         _assert_clean((await http.get("/metrics")).text, "/metrics")
+        for page in ("/", f"/applications/{namespace}/app"):
+            resp = await http.get(page)
+            assert resp.status_code == 200
+            _assert_clean(resp.text, f"the dashboard page {page}")
+        assert "Secret" in resp.text and "db" in resp.text, "the Secret is listed, without its values"
 
     ran = await gitward("app", "diff", "app", "-n", namespace, "--kubeconfig", test_cluster.kubeconfig)
     assert ran.code == 1, ran
