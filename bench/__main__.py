@@ -1,0 +1,80 @@
+"""`python -m bench [--only 1,2,3] [--quick] [--profile DIR] [--keep]` — see `bench/__init__.py`.
+
+`make bench` runs everything; `BENCH=1,2,3 make bench` a subset; `BENCH_QUICK=1` smaller sizes and
+shorter windows for development (the table says so, and its figures are not the targets' sizes).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from bench import report
+from bench.environment import Environment, Settings, say
+from bench.report import Row
+from bench.scenarios import fleet, latency, memory, single
+
+FAMILIES: list[tuple[set[int], Callable[[Environment, set[int]], list[Row]]]] = [
+    ({1, 2, 3}, single.run),
+    ({4, 5}, latency.run),
+    ({6, 7}, fleet.run),
+    ({8}, memory.run),
+]
+ALL = {n for numbers, _ in FAMILIES for n in numbers}
+
+
+def parse_only(text: str) -> set[int]:
+    if not text.strip():
+        return set(ALL)
+    chosen = {int(part) for part in text.replace(" ", "").split(",") if part}
+    unknown = chosen - ALL
+    if unknown:
+        raise argparse.ArgumentTypeError(f"no scenario {sorted(unknown)}; scenarios are 1-{max(ALL)}")
+    return chosen
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--only", type=parse_only, default=os.environ.get("BENCH", ""),
+                        help="comma-separated scenario numbers (default: all, or $BENCH)")  # fmt: skip
+    parser.add_argument("--quick", action="store_true", default=os.environ.get("BENCH_QUICK", "") not in ("", "0"),
+                        help="small sizes and short windows, for development (or $BENCH_QUICK=1)")  # fmt: skip
+    parser.add_argument("--profile", type=Path, default=None, metavar="DIR",
+                        help="record each measured window of the controller with py-spy into DIR")  # fmt: skip
+    parser.add_argument("--keep", action="store_true", help="keep the state dir (logs, repositories)")
+    parser.add_argument("--cluster", type=Path, default=None, metavar="STATE_DIR",
+                        help="reuse (or start and leave running) the control plane of this state dir")  # fmt: skip
+    parser.add_argument("--output", type=Path, default=report.RESULTS_DIR / "latest.json")
+    args = parser.parse_args(argv)
+    settings = Settings(quick=args.quick, profile_dir=args.profile, keep=args.keep, cluster_dir=args.cluster)
+    env = Environment(settings)
+    rows: list[Row] = []
+    started = time.monotonic()
+    try:
+        env.start()
+        for numbers, run in FAMILIES:
+            chosen = numbers & args.only
+            if not chosen:
+                continue
+            try:
+                rows += run(env, chosen)
+            except Exception as exc:  # the family's set-up failed: its rows say so, the others still run
+                say(f"scenarios {sorted(chosen)} failed: {type(exc).__name__}: {exc}")
+                rows += [report.failed_row(n, f"scenario {n}", "see the note", exc) for n in sorted(chosen)]
+    finally:
+        env.close()
+    rows.sort(key=lambda r: r.number)
+    title = "gitward benchmark" + (" (QUICK mode: reduced sizes, not the targets' sizes)" if args.quick else "")
+    print(f"\n{title}, {time.monotonic() - started:.0f} s\n")
+    print(report.table(rows))
+    path = report.save(rows, {"quick": args.quick, "only": sorted(args.only)}, args.output)
+    say(f"wrote {path}")
+    return 0 if all(r.passed for r in rows) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
