@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import copy
 import hashlib
 import json
 import tempfile
@@ -179,7 +178,8 @@ class Controller:
         result = "success"
         delay: float | None
         try:
-            delay = await self.reconciler.reconcile(copy.deepcopy(app))
+            # the reconciler only changes metadata (finalizers, resourceVersion): copy that, not the status
+            delay = await self.reconciler.reconcile({**app, "metadata": dict(app.get("metadata") or {})})
         except asyncio.CancelledError:
             raise
         except Exception as exc:

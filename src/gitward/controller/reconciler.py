@@ -10,6 +10,7 @@ returns; the last good revision stays deployed because nothing is written before
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import random
 import time
 from dataclasses import dataclass, field
@@ -122,7 +123,9 @@ class Reconciler:
             target = await self.clusters.get(spec.destination.cluster)
             creds = await self._credentials(spec, app) if full or mem.revision is None else None
             revision = (
-                await self._revision(spec, app["metadata"]["namespace"], mem, trig, creds) if full else mem.revision
+                await self._revision(spec, app["metadata"]["namespace"], mem, trig, creds, _created(app))
+                if full
+                else mem.revision
             )
             assert revision is not None
             desired = await self._desired(app, spec, revision, creds, target)
@@ -253,7 +256,9 @@ class Reconciler:
         mem: Memory,
         trig: triggers.Triggers,
         creds: Credentials | None,
+        created: str = "",
     ) -> Revision:
+        """Resolve and fetch the revision to deploy (verified when the source asks for it)."""
         source = spec.source
         if trig.sync is not None and trig.sync.revision:
             source = source.model_copy(update={"target_revision": trig.sync.revision})
@@ -261,6 +266,9 @@ class Reconciler:
         not_before = mem.refresh_requested
         if trig.refresh or trig.sync:
             not_before = time.monotonic()
+        elif mem.revision is None:  # first sight: Git as it was when the Application was created, or later
+            fresh_enough = time.monotonic() - self.sources.fetcher.ls_remote_ttl
+            not_before = max(not_before or 0.0, _monotonic_of(created), fresh_enough)
         revision = await self.sources.revision(source, creds, not_before)
         mem.refresh_requested = None
         mem.refresh_reason = ""
@@ -366,6 +374,20 @@ def _check_objects(bounds: projects.Bounds, spec: apps.ApplicationSpec, desired:
         more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
         message = f"Project {spec.project}: " + "; ".join(problems[:3]) + more
         raise ValidationError(message, reason="ProjectViolation")
+
+
+def _created(app: Manifest) -> str:
+    return str(app["metadata"].get("creationTimestamp") or "")
+
+
+def _monotonic_of(timestamp: str) -> float:
+    """The monotonic clock's reading at wall-clock `timestamp` (RFC 3339); 0 when unknown."""
+    try:
+        then = dt.datetime.fromisoformat(timestamp.replace("Z", "+00:00"))
+    except ValueError:
+        return 0.0
+    age = (dt.datetime.now(dt.UTC) - then).total_seconds()
+    return time.monotonic() - max(age, 0.0) - 1.0  # one second of slack: timestamps have second precision
 
 
 def _jitter(interval: float) -> float:

@@ -154,8 +154,9 @@ async def write_outcome(
     )
     _handled(app, status)
     await _events(rec, app, outcome, decision, sync)
-    if _changed(old, status):
-        await patch_status(rec, app, status)
+    changed = {key: value for key, value in status.items() if old.get(key) != value}
+    if changed:  # a merge patch of only what changed: big Applications cost the API server less
+        await patch_status(rec, app, changed)
     metrics.set_app_info(
         app["metadata"]["namespace"], app["metadata"]["name"], sync, app_health.status.value, revision.sha[:12]
     )

@@ -75,3 +75,15 @@ def test_initiated_by() -> None:
     assert triggers.of(app({"gitward.dev/refresh": "webhook-1"}, {})).initiated_by == "webhook"
     assert triggers.of(app({}, {}), refreshed_by="webhook").initiated_by == "webhook"
     assert triggers.of(app({"gitward.dev/refresh": "x"}, {})).initiated_by == "automated"
+
+
+def test_monotonic_of_a_creation_timestamp() -> None:
+    import datetime as dt
+    import time
+
+    from gitward.controller import reconciler
+
+    ten_s_ago = (dt.datetime.now(dt.UTC) - dt.timedelta(seconds=10)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    value = reconciler._monotonic_of(ten_s_ago)
+    assert time.monotonic() - 13 < value < time.monotonic() - 9
+    assert reconciler._monotonic_of("not a time") == 0.0
