@@ -9,20 +9,20 @@ paths of the private copy.
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import signal
-import subprocess
 import sys
-import time
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from gitward.core.errors import RenderError
+from gitward.rendering import bounded
 from gitward.rendering.limits import Limits
 
 POLL_SECONDS = 0.02
+MESSAGES = bounded.Messages(
+    timed_out="helm template timed out after {seconds:g}s",
+    too_big="the chart renders more than the size limit of {limit} bytes",
+)
 MEMORY_BYTES = 2 * 1024 * 1024 * 1024
 """Address space of one worker: the Go runtime reserves much of it, Helm's heap gets about half."""
 MAX_STDERR_BYTES = 64 * 1024
@@ -37,24 +37,22 @@ def run(request: dict[str, Any], work: Path, label: str, limits: Limits) -> dict
     request_file.write_text(json.dumps({**request, "memory_bytes": MEMORY_BYTES}), encoding="utf-8")
     command = [sys.executable, "-m", "gitward.rendering.helm_worker", str(request_file)]
     with (work / "stdout").open("w+b") as out, (work / "stderr").open("w+b") as err:
-        process = subprocess.Popen(
+        code = bounded.run(
             command,
             cwd=work,
             env=environment(work),
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=err,
-            start_new_session=True,
+            out=out,
+            err=err,
+            label=label,
+            limits=limits,
+            messages=MESSAGES,
+            poll_seconds=POLL_SECONDS,
         )
-        try:
-            _wait(process, out, label, limits)
-        finally:
-            _kill(process)
         out.seek(0)
         answer = _decode(out.read())
         if answer is None:
             err.seek(0)
-            raise RenderError(f"{label}: {crash_message(err.read(MAX_STDERR_BYTES), process.returncode)}")
+            raise RenderError(f"{label}: {crash_message(err.read(MAX_STDERR_BYTES), code)}")
     if "error" in answer:
         raise RenderError(f"{label}: {clean(str(answer['error']), work)}")
     return answer
@@ -66,32 +64,6 @@ def environment(work: Path) -> dict[str, str]:
     env.update(HTTP_PROXY=_DEAD_PROXY, HTTPS_PROXY=_DEAD_PROXY, http_proxy=_DEAD_PROXY, https_proxy=_DEAD_PROXY)
     env.update(NO_PROXY="", no_proxy="", GOMAXPROCS="2")
     return env
-
-
-def _wait(process: subprocess.Popen[bytes], out: IO[bytes], label: str, limits: Limits) -> None:
-    deadline = time.monotonic() + limits.render_timeout_seconds
-    while True:
-        try:
-            process.wait(timeout=POLL_SECONDS)
-            break
-        except subprocess.TimeoutExpired:
-            pass
-        _check_size(out, label, limits)
-        if time.monotonic() >= deadline:
-            raise RenderError(f"{label}: helm template timed out after {limits.render_timeout_seconds:g}s")
-    _check_size(out, label, limits)
-
-
-def _check_size(out: IO[bytes], label: str, limits: Limits) -> None:
-    if os.fstat(out.fileno()).st_size > limits.max_total_bytes:
-        raise RenderError(f"{label}: the chart renders more than the size limit of {limits.max_total_bytes} bytes")
-
-
-def _kill(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
 
 
 def _decode(data: bytes) -> dict[str, Any] | None:

@@ -9,22 +9,21 @@ Errors name the kustomization file; paths of the private copy never appear in th
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
-import signal
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
-from typing import IO
 
 from gitward.core.errors import RenderError
-from gitward.rendering import copying, documents, kustomizations, paths, scanning
+from gitward.rendering import bounded, copying, documents, kustomizations, paths, scanning
 from gitward.rendering.limits import Limits
 
 POLL_SECONDS = 0.05
+MESSAGES = bounded.Messages(
+    timed_out="kustomize timed out after {seconds:g}s",
+    too_big="kustomize output exceeds the size limit of {limit} bytes",
+)
 MAX_STDERR_BYTES = 64 * 1024
 MAX_MESSAGE_CHARS = 2_000
 _DEAD_PROXY = "http://127.0.0.1:9"  # with remote bases refused, any network fetch fails at once
@@ -61,23 +60,20 @@ def find_kubectl(file_rel: str) -> str:
 def _run(command: list[str], work: Path, file_rel: str, limits: Limits, *, allow_remote: bool) -> bytes:
     """Run kubectl in `work` (the private temp dir); its stdout, or a `RenderError` from its stderr."""
     with (work / "stdout").open("w+b") as out, (work / "stderr").open("w+b") as err:
-        process = subprocess.Popen(
+        code = bounded.run(
             command,
             cwd=work / "repo",
             env=environment(work, allow_remote=allow_remote),
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=err,
-            start_new_session=True,
+            out=out,
+            err=err,
+            label=file_rel,
+            limits=limits,
+            messages=MESSAGES,
+            poll_seconds=POLL_SECONDS,
         )
-        try:
-            _wait(process, out, file_rel, limits)
-        finally:
-            _kill(process)
-        if process.returncode != 0:
+        if code != 0:
             err.seek(0)
             raise RenderError(f"{file_rel}: {describe(err.read(MAX_STDERR_BYTES), work)}")
-        _check_output_size(out, file_rel, limits)
         out.seek(0)
         return out.read()
 
@@ -97,33 +93,6 @@ def environment(work: Path, *, allow_remote: bool) -> dict[str, str]:
         env.update(PATH=str(work / "no-programs"), HTTP_PROXY=_DEAD_PROXY, HTTPS_PROXY=_DEAD_PROXY)
         env.update(http_proxy=_DEAD_PROXY, https_proxy=_DEAD_PROXY, NO_PROXY="", no_proxy="")
     return env
-
-
-def _wait(process: subprocess.Popen[bytes], out: IO[bytes], file_rel: str, limits: Limits) -> None:
-    """Wait for kubectl, refusing an overlong run or an oversized output while it runs."""
-    deadline = time.monotonic() + limits.render_timeout_seconds
-    while True:
-        try:
-            process.wait(timeout=POLL_SECONDS)
-            return
-        except subprocess.TimeoutExpired:
-            pass
-        _check_output_size(out, file_rel, limits)
-        if time.monotonic() >= deadline:
-            raise RenderError(f"{file_rel}: kustomize timed out after {limits.render_timeout_seconds:g}s")
-
-
-def _check_output_size(out: IO[bytes], file_rel: str, limits: Limits) -> None:
-    if os.fstat(out.fileno()).st_size > limits.max_total_bytes:
-        raise RenderError(f"{file_rel}: kustomize output exceeds the size limit of {limits.max_total_bytes} bytes")
-
-
-def _kill(process: subprocess.Popen[bytes]) -> None:
-    """Kill kubectl and anything it started (its own session), if it is still running."""
-    if process.poll() is None:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
 
 
 def describe(stderr: bytes, work: Path) -> str:
