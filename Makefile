@@ -24,7 +24,7 @@ kube: deps venv
 	@$(BIN)/gitward dev build
 
 lint: venv
-	@echo "▸ ruff"; $(BIN)/ruff check src tests && $(BIN)/ruff format --check src tests
+	@echo "▸ ruff"; $(BIN)/ruff check src tests bench && $(BIN)/ruff format --check src tests bench
 	@echo "▸ mypy --strict"; $(BIN)/mypy
 	@echo "▸ import-linter"; $(BIN)/lint-imports
 
