@@ -60,6 +60,7 @@ class Sources:
         self.max_checkouts, self.max_renders = max_checkouts, max_renders
         self._checkouts: OrderedDict[tuple[str, str], Path] = OrderedDict()
         self._checkout_locks: dict[tuple[str, str], asyncio.Lock] = {}
+        self._in_use: dict[Path, int] = {}  # checkouts a render is reading: never evicted meanwhile
         self._renders: OrderedDict[tuple[str, ...], list[rendering.Rendered]] = OrderedDict()
         self._render_locks: dict[tuple[str, ...], asyncio.Lock] = {}
         self.render_count = 0
@@ -100,14 +101,18 @@ class Sources:
                 cached = self._renders.get(key)
                 if cached is None:
                     root, source_in_root = await self._root(source, sha, creds)
-                    cached = await asyncio.to_thread(
-                        rendering.render,
-                        root,
-                        source_in_root,
-                        self.limits,
-                        allow_remote_bases=self.allow_remote_bases,
-                        target=target,
-                    )
+                    self._in_use[root] = self._in_use.get(root, 0) + 1
+                    try:
+                        cached = await asyncio.to_thread(
+                            rendering.render,
+                            root,
+                            source_in_root,
+                            self.limits,
+                            allow_remote_bases=self.allow_remote_bases,
+                            target=target,
+                        )
+                    finally:
+                        self._release(root)
                     self.render_count += 1
                     self._renders[key] = cached
                     while len(self._renders) > self.max_renders:
@@ -194,10 +199,24 @@ class Sources:
                     shutil.rmtree(dest.parent, ignore_errors=True)
                     raise
                 self._checkouts[key] = dest
-                while len(self._checkouts) > self.max_checkouts:
-                    _, old = self._checkouts.popitem(last=False)
-                    shutil.rmtree(old.parent, ignore_errors=True)
+                self._evict(keep=key)
         return self._checkouts[key]
+
+    def _evict(self, keep: tuple[str, str] | None = None) -> None:
+        """Drop the least recently used checkouts beyond `max_checkouts`, but none a render reads
+        (nor `keep`, the one just made)."""
+        idle = [k for k, path in self._checkouts.items() if k != keep and not self._in_use.get(path)]
+        while len(self._checkouts) > self.max_checkouts and idle:
+            path = self._checkouts.pop(idle.pop(0))
+            shutil.rmtree(path.parent, ignore_errors=True)
+
+    def _release(self, root: Path) -> None:
+        left = self._in_use.get(root, 1) - 1
+        if left > 0:
+            self._in_use[root] = left
+        else:
+            self._in_use.pop(root, None)
+            self._evict()
 
     def close(self) -> None:
         for path in self._checkouts.values():
