@@ -14,7 +14,7 @@ from pathlib import Path
 
 from gitward.core.applications import DirectorySource
 from gitward.core.errors import RenderError
-from gitward.rendering import documents, globs, paths, scanning
+from gitward.rendering import documents, globs, parsecache, paths, scanning
 from gitward.rendering.limits import Limits
 
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
@@ -39,8 +39,13 @@ def render(root: Path, base: Path, options: DirectorySource, limits: Limits) -> 
         read += len(data)
         if read > limits.max_total_bytes:
             raise RenderError(f"{file.rel}: manifests exceed the total size limit of {limits.max_total_bytes} bytes")
-        rendered.extend(documents.load(data, file.rel, limits, budget, is_json=file.rel.lower().endswith(".json")))
+        is_json = file.rel.lower().endswith(".json")
+        rendered.extend(parsecache.load(data, file.rel, limits, budget, is_json, _parse))
     return rendered
+
+
+def _parse(data: bytes, label: str, limits: Limits, budget: scanning.Budget, is_json: bool) -> list[documents.Rendered]:
+    return documents.load(data, label, limits, budget, is_json=is_json)
 
 
 def select(root: Path, base: Path, options: DirectorySource, limits: Limits) -> list[_File]:
