@@ -32,9 +32,8 @@ from gitward import rendering
 from gitward.cli import app_sessions as sessions
 from gitward.controller import capabilities
 from gitward.core import applications as apps
-from gitward.core.manifests import Manifest, ObjectRef, split_api_version
+from gitward.core.manifests import Manifest, ObjectRef
 from gitward.devcluster import assets
-from gitward.kube import errors
 from gitward.kube.client import KubeClient
 from gitward.planning import comparing, conflicts, diffing, inventory, normalizing, prune
 from gitward.sourcing import Credentials, Fetcher, Revision
@@ -114,7 +113,7 @@ async def _chart_target(client: KubeClient, target: Target, root: Path, source: 
 
 async def normalized(client: KubeClient, target: Target, objs: list[Manifest]) -> list[Manifest]:
     """`objs` as the controller would apply them for `target`."""
-    scopes = await _scopes(client, objs)
+    scopes = await client.scopes(objs)
     return normalizing.normalize(
         objs,
         app_namespace=target.namespace,
@@ -122,19 +121,6 @@ async def normalized(client: KubeClient, target: Target, objs: list[Manifest]) -
         default_namespace=target.spec.destination.namespace or target.namespace,
         is_namespaced=lambda group, kind: scopes.get((group, kind)),
     )
-
-
-async def _scopes(client: KubeClient, objs: list[Manifest]) -> dict[tuple[str, str], bool | None]:
-    kinds = {(str(o.get("apiVersion", "")), str(o.get("kind", ""))) for o in objs}
-
-    async def scope(api_version: str, kind: str) -> tuple[tuple[str, str], bool | None]:
-        key = (split_api_version(api_version)[0], kind)
-        try:
-            return key, await client.is_namespaced(api_version, kind)
-        except errors.APINotFoundError:
-            return key, None  # not served (yet): a CRD of the same render, or a mistake dry-run will name
-
-    return dict(await asyncio.gather(*(scope(av, k) for av, k in kinds)))
 
 
 async def _live(client: KubeClient, gate: asyncio.Semaphore, api_version: str, ref: ObjectRef) -> Manifest | None:

@@ -9,7 +9,6 @@ returns; the last good revision stays deployed because nothing is written before
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import random
 import time
@@ -26,7 +25,7 @@ from gitward.controller.syncing import Policy, Syncer, SyncOutcome
 from gitward.core import applications as apps
 from gitward.core.errors import PermanentError, ReconcileError, RenderError, SourceError, SyncError, ValidationError
 from gitward.core.logging import get_logger
-from gitward.core.manifests import Manifest, ObjectRef, split_api_version
+from gitward.core.manifests import Manifest, ObjectRef
 from gitward.kube import errors as kube_errors
 from gitward.kube.client import Identity, KubeClient
 from gitward.planning import inventory, normalizing, projects
@@ -313,7 +312,7 @@ class Reconciler:
             namespace=spec.destination.namespace or meta["namespace"],
             capabilities=target.discovery.get,
         )
-        scopes = await self._scopes(objs)
+        scopes = await self._scopes(objs, target)
         desired = normalizing.normalize(
             objs,
             app_namespace=meta["namespace"],
@@ -324,19 +323,12 @@ class Reconciler:
         mem.desired_key = key if all(scope is not None for scope in scopes.values()) else ()
         return desired
 
-    async def _scopes(self, objs: list[Manifest]) -> dict[tuple[str, str], bool | None]:
-        kinds = {(str(o.get("apiVersion", "")), str(o.get("kind", ""))) for o in objs}
-
-        async def scope(api_version: str, kind: str) -> tuple[tuple[str, str], bool | None]:
-            key = (split_api_version(api_version)[0], kind)
-            try:
-                return key, await self.client.is_namespaced(api_version, kind)
-            except kube_errors.APINotFoundError:
-                return key, None
-            except kube_errors.KubeError as exc:
-                raise RenderError(f"{kind} ({api_version}): discovery failed: {exc.message}") from exc
-
-        return dict(await asyncio.gather(*(scope(av, k) for av, k in kinds)))
+    async def _scopes(self, objs: list[Manifest], target: Target) -> dict[tuple[str, str], bool | None]:
+        """Kind scopes from the destination cluster's discovery."""
+        try:
+            return await target.client.scopes(objs)
+        except kube_errors.KubeError as exc:
+            raise RenderError(f"discovery on cluster {target.name} failed: {exc.message}") from exc
 
     def _fight_guard(self, decision: triggers.Decision, mem: Memory, app: Manifest) -> triggers.Decision:
         """Back off from reverting drift when another writer keeps changing the objects back."""

@@ -221,6 +221,20 @@ class KubeClient:
     async def is_namespaced(self, api_version: str, kind: str) -> bool:
         return (await self.resource(api_version, kind)).namespaced
 
+    async def scopes(self, objs: list[Manifest]) -> dict[tuple[str, str], bool | None]:
+        """Whether each (group, kind) of `objs` is namespaced; None for a kind the server does not
+        serve (yet: a CRD of the same render, or a mistake that dry-run will name)."""
+        kinds = {(str(o.get("apiVersion", "")), str(o.get("kind", ""))) for o in objs}
+
+        async def scope(api_version: str, kind: str) -> tuple[tuple[str, str], bool | None]:
+            key = (split_api_version(api_version)[0], kind)
+            try:
+                return key, await self.is_namespaced(api_version, kind)
+            except errors.APINotFoundError:
+                return key, None
+
+        return dict(await asyncio.gather(*(scope(av, k) for av, k in kinds)))
+
     async def server_version(self) -> dict[str, Any]:
         return dict(await self.request("GET", "/version"))
 

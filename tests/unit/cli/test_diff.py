@@ -32,6 +32,8 @@ class FakeClient:
             raise errors.APINotFoundError(f"no {kind}", code=404)
         return kind != "Namespace"
 
+    scopes = KubeClient.scopes  # the real scope lookup, over the discovery above
+
     async def get_or_none(self, api_version: str, kind: str, name: str, namespace: str | None = None) -> Any:
         group, _ = split_api_version(api_version)
         return copy.deepcopy(self.live.get(ObjectRef(group, kind, namespace or "", name)))
