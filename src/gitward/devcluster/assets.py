@@ -27,7 +27,11 @@ BUILD_ID = f"{KUBE_VERSION}-reflect2-1.0.2"  # the cache key: bump it when the b
 REFLECT2_SRC = Path("/usr/share/gocode/src/github.com/modern-go/reflect2")
 REFLECT2_VENDOR = "vendor/github.com/modern-go/reflect2"
 KUBE_BINARIES = ("kube-apiserver", "kube-controller-manager", "kube-scheduler")
-SYSTEM_PACKAGES = {"go": "golang-go", "etcd": "etcd-server", "rsync": "rsync", "openssl": "openssl"}
+SYSTEM_PACKAGES = {"etcd": "etcd-server", "rsync": "rsync", "openssl": "openssl"}
+# Kubernetes 1.20 builds with Debian's Go 1.19 only: the machine's own (newer) Go on PATH must not be
+# used, so the build puts this directory first on its PATH and checks the version it gets.
+GO119_BIN = Path("/usr/lib/go-1.19/bin")
+GO119_PACKAGE = "golang-1.19-go"
 
 
 class AssetError(RuntimeError):
@@ -133,6 +137,8 @@ class _Steps:
 
 def _check_tools() -> None:
     missing = [pkg for tool, pkg in SYSTEM_PACKAGES.items() if not shutil.which(tool)]
+    if not (GO119_BIN / "go").is_file():
+        missing.append(GO119_PACKAGE)
     if not REFLECT2_SRC.is_dir():
         missing.append("golang-github-modern-go-reflect2-dev")
     if missing:
@@ -207,7 +213,14 @@ def _compile(src: Path, console: Console, log_path: Path) -> None:
         "GOPATH": str(src / ".go"),
         "CGO_ENABLED": "0",
         "HOME": tempfile.mkdtemp(prefix="gohome-"),
+        "PATH": f"{GO119_BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+        "GOTOOLCHAIN": "local",
     }
+    version = subprocess.run(["go", "version"], env=env, capture_output=True, text=True, check=False).stdout
+    if " go1.19" not in version:
+        raise AssetError(
+            f"the Kubernetes {KUBE_VERSION} build needs Debian's Go 1.19 first on PATH, got: {version.strip()}"
+        )
     what = "WHAT=" + " ".join(f"cmd/{n}" for n in KUBE_BINARIES)
     with log_path.open("wb") as log:
         proc = subprocess.Popen(["make", what], cwd=src, env=env, stdout=log, stderr=subprocess.STDOUT)
