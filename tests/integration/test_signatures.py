@@ -88,6 +88,7 @@ async def test_signed_unsigned_and_untrusted_heads(
         status = await apps.wait_status(kube, namespace, "app", lambda s: why in (_verify_error(s) or ""))
         assert sha[:12] in str(_verify_error(status))
         assert status["lastSyncedRevision"] == last_good
+        assert status["lastAttemptedRevision"] == sha  # seen and refused: a script can tell why (SPEC §2)
         assert (await kube.get("v1", "ConfigMap", "cm", namespace))["data"] == {"value": expected}
 
     last_good, expected = good, "ssh-signed"

@@ -27,7 +27,7 @@ from gitward.cli import app_waiting as waiting
 from gitward.cli import diff as diffs
 from gitward.controller import operations
 from gitward.core import applications as apps
-from gitward.core import redaction
+from gitward.core import identifiers, redaction
 from gitward.core.manifests import Manifest
 from gitward.kube.client import KubeClient
 
@@ -211,6 +211,9 @@ def sync(
 ) -> None:
     """Ask the controller to sync now (with --wait: until Synced and Healthy, or failed)."""
     seconds = _seconds(timeout)
+    problem = identifiers.GRAMMARS["revision"].problem(revision) if revision else None
+    if problem is not None:
+        raise typer.BadParameter(f"--revision {problem}")
 
     async def work(client: KubeClient) -> waiting.Progress | None:
         await sessions.get_application(client, namespace, name)

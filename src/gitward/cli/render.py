@@ -22,6 +22,7 @@ from gitward import rendering
 from gitward.cli import app_sessions as sessions
 from gitward.core.applications import DirectorySource, Source
 from gitward.core.errors import RenderError
+from gitward.core.identifiers import GRAMMARS
 
 
 def render(
@@ -50,8 +51,8 @@ def render(
     sessions.quiet_logs()
     if not directory.is_dir():
         sessions.fail(f"{directory}: not a directory")
-    source = local_source(directory, path, DirectorySource(recurse=recurse, include=include, exclude=exclude))
     try:
+        source = local_source(directory, path, DirectorySource(recurse=recurse, include=include, exclude=exclude))
         if helm_values and not rendering.has_chart(directory, source.path):
             raise RenderError(f"{source.path}: --helm-values is for Helm charts, and there is no Chart.yaml here")
         objects = rendering.render(
@@ -67,7 +68,11 @@ def render(
 
 
 def local_source(directory: Path, path: str, options: DirectorySource) -> Source:
-    """The Source an Application would have for `path` in this checkout."""
+    """The Source an Application would have for `path` in this checkout; RenderError when `path` is not
+    one an Application could name (source.path's grammar: relative, no '..')."""
+    problem = GRAMMARS["path"].problem(path or ".")
+    if problem is not None:
+        raise RenderError(f"{path}: --path {problem}")
     return Source(repoURL=directory.resolve().as_uri(), path=path or ".", directory=options)
 
 

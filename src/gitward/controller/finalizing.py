@@ -68,7 +68,11 @@ async def finalize(rec: Reconciler, app: Manifest) -> None:
 async def _delete_managed(rec: Reconciler, app: Manifest, key: str) -> None:
     meta = app["metadata"]
     entries = inventory.from_status((app.get("status") or {}).get("inventory"))
-    spec = apps.ApplicationSpec.model_validate(app.get("spec") or {"source": {"repoURL": "unknown"}})
+    if not entries:
+        return
+    # an invalid spec (an old CRD let it in) deletes nothing: its identity cannot be trusted, and the
+    # reconciler reports InvalidSpec until the spec is fixed or the Application annotated orphan
+    spec = apps.ApplicationSpec.model_validate(app.get("spec") or {})
     target = await rec.clusters.get(spec.destination.cluster)
     client = rec.app_client(spec, meta["namespace"], target)
     versions = {e.ref: f"{e.ref.group}/{e.v}" if e.ref.group else e.v for e in entries}

@@ -41,7 +41,8 @@ FIGHT_LIMIT = 3  # drift corrections in the window before backing off
 class Memory:
     """What the controller remembers of one Application between reconciles (not persisted)."""
 
-    revision: Revision | None = None
+    revision: Revision | None = None  # the last revision that passed the source checks (fetch, signature)
+    attempted: Revision | None = None  # the newest revision tried, even when refused (lastAttemptedRevision)
     source_key: str = ""
     checked_at: float = 0.0
     retries: int = 0
@@ -97,16 +98,20 @@ class Reconciler:
         meta = app["metadata"]
         key = f"{meta['namespace']}/{meta['name']}"
         if meta.get("deletionTimestamp"):
-            await finalizing.finalize(self, app)
+            try:
+                await finalizing.finalize(self, app)
+            except pydantic.ValidationError as exc:
+                await statuses.write_failure(self, app, None, _invalid_spec(exc, "; nothing deleted"))
+                return None
             self.memory.pop(key, None)
             return None
-        await finalizing.ensure_finalizer(self.client, app)
         try:
             spec = apps.ApplicationSpec.model_validate(app.get("spec") or {})
             interval = apps.parse_duration(spec.sync_policy.interval)
         except (pydantic.ValidationError, ValueError) as exc:
-            await statuses.write_failure(self, app, None, PermanentError(_spec_message(exc), reason="InvalidSpec"))
+            await statuses.write_failure(self, app, None, _invalid_spec(exc))
             return None
+        await finalizing.ensure_finalizer(self.client, app)
         mem = self.memory.setdefault(key, Memory())
         trig = triggers.of(app, mem.refresh_reason)
         return await self._run(app, spec, interval, mem, trig)
@@ -132,7 +137,7 @@ class Reconciler:
             _check_objects(bounds, spec, desired)
         except ReconcileError as exc:
             mem.retries += 1
-            await statuses.write_failure(self, app, mem.revision, exc)
+            await statuses.write_failure(self, app, mem.attempted or mem.revision, exc)
             # a permanent error waits for a new revision: keep polling the source at the interval
             return _jitter(interval) if isinstance(exc, PermanentError) else self._backoff(spec, mem)
         if full:
@@ -273,6 +278,7 @@ class Reconciler:
         mem.refresh_requested = None
         mem.refresh_reason = ""
         metrics.GIT_FETCH_DURATION.observe(time.monotonic() - started)
+        mem.attempted = revision  # seen, whatever the checks below say of it
         await self._verify(spec, namespace, revision, creds)
         mem.revision = revision
         return revision
@@ -397,9 +403,12 @@ def _key(app: Manifest) -> str:
     return f"{app['metadata']['namespace']}/{app['metadata']['name']}"
 
 
-def _spec_message(exc: Exception) -> str:
+def _invalid_spec(exc: Exception, suffix: str = "") -> PermanentError:
+    """The InvalidSpec error for a spec the models refuse: its message names the field."""
     if isinstance(exc, pydantic.ValidationError):
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first.get("loc", ()))
-        return f"spec.{where}: {first.get('msg', 'invalid')}"
-    return f"spec: {exc}"
+        message = f"spec.{where}: {first.get('msg', 'invalid').removeprefix('Value error, ')}"
+    else:
+        message = f"spec: {exc}"
+    return PermanentError(message + suffix, reason="InvalidSpec")

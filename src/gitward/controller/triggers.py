@@ -11,6 +11,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from gitward.core import identifiers
 from gitward.core.applications import REFRESH, SYNC, ApplicationSpec
 
 
@@ -65,6 +66,9 @@ def parse_sync(raw: str) -> SyncRequest:
     by = value.get("initiatedBy") or ("rollback" if value.get("rollback") else "manual")
     if not isinstance(revision, str) or (prune is not None and not isinstance(prune, bool)):
         return SyncRequest(raw, error="gitward.dev/sync: revision must be a string and prune a boolean")
+    problem = identifiers.GRAMMARS["revision"].problem(revision) if revision else None
+    if problem is not None:  # it reaches git: held to the same grammar as spec.source.targetRevision
+        return SyncRequest(raw, error=f"gitward.dev/sync: revision {problem}")
     if by not in ("manual", "rollback", "webhook", "automated"):
         by = "manual"
     return SyncRequest(raw, revision, prune, by)

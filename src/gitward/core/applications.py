@@ -8,9 +8,11 @@ aliases), so `Application.model_validate(cr["spec"])` reads a custom resource's 
 from __future__ import annotations
 
 import re
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from gitward.core.identifiers import check
 
 API_GROUP = "gitward.dev"
 API_VERSION = "gitward.dev/v1alpha1"
@@ -30,15 +32,39 @@ FINALIZER = "gitward.dev/cleanup"
 class _Model(BaseModel):
     model_config = ConfigDict(populate_by_name=True, extra="ignore", frozen=True)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _null_is_absent(cls, data: Any) -> Any:
+        """A field set to null (the CRDs mark optional strings nullable) means its default."""
+        if isinstance(data, dict):
+            return {key: value for key, value in data.items() if value is not None}
+        return data
+
+
+def _grammar(name: str) -> AfterValidator:
+    """A validator holding a string field to one of `gitward.core.identifiers`' grammars."""
+    return AfterValidator(lambda value: check(name, value))
+
+
+# every identifier a spec carries, held to its grammar (gitward.core.identifiers; the CRDs carry the
+# same patterns): a value that reaches a header, a URL, an argument list or a path is never free text
+Label = Annotated[str, _grammar("label")]
+Subdomain = Annotated[str, _grammar("subdomain")]
+OptionalLabel = Annotated[str, _grammar("optional-label")]
+OptionalSubdomain = Annotated[str, _grammar("optional-subdomain")]
+RepoPath = Annotated[str, _grammar("path")]
+Revision = Annotated[str, _grammar("revision")]
+Glob = Annotated[str, _grammar("glob")]
+
 
 class SecretRef(_Model):
-    name: str
+    name: Subdomain
 
 
 class DirectorySource(_Model):
     recurse: bool = True
-    include: str = "*.{yaml,yml,json}"
-    exclude: str = ""
+    include: Glob = "*.{yaml,yml,json}"
+    exclude: Glob = ""
 
 
 class KustomizeSource(_Model):
@@ -46,9 +72,11 @@ class KustomizeSource(_Model):
 
 
 class HelmSource(_Model):
-    value_files: tuple[str, ...] = Field(default=(), alias="valueFiles")
+    value_files: tuple[Annotated[str, _grammar("value-file")], ...] = Field(
+        default=(), alias="valueFiles", max_length=64
+    )
     values: dict[str, Any] = Field(default_factory=dict)
-    release_name: str = Field(default="", alias="releaseName")
+    release_name: Annotated[str, _grammar("release-name")] = Field(default="", alias="releaseName")
 
 
 class VerifySource(_Model):
@@ -57,10 +85,10 @@ class VerifySource(_Model):
 
 
 class Source(_Model):
-    repo_url: str = Field(alias="repoURL")
-    target_revision: str = Field(default="HEAD", alias="targetRevision")
-    path: str = "."
-    chart: str = ""
+    repo_url: Annotated[str, _grammar("url")] = Field(alias="repoURL")
+    target_revision: Revision = Field(default="HEAD", alias="targetRevision")
+    path: RepoPath = "."
+    chart: Annotated[str, _grammar("chart")] = ""
     directory: DirectorySource | None = None
     kustomize: KustomizeSource | None = None
     helm: HelmSource | None = None
@@ -79,8 +107,8 @@ class Source(_Model):
 
 
 class Destination(_Model):
-    namespace: str = ""
-    cluster: str = "in-cluster"
+    namespace: OptionalLabel = ""
+    cluster: Subdomain = "in-cluster"
 
 
 class Automated(_Model):
@@ -96,7 +124,7 @@ class Backoff(_Model):
 
 
 class Retry(_Model):
-    limit: int = 5
+    limit: int = Field(default=5, ge=0)
     backoff: Backoff = Backoff()
 
 
@@ -104,7 +132,9 @@ class SyncPolicy(_Model):
     automated: Automated | None = None
     interval: str = "3m"
     retry: Retry = Retry()
-    sync_options: tuple[str, ...] = Field(default=(), alias="syncOptions")
+    sync_options: tuple[Annotated[str, _grammar("sync-option")], ...] = Field(
+        default=(), alias="syncOptions", max_length=64
+    )
 
     def option(self, name: str) -> str | None:
         """The value of `Name=value` in syncOptions, or None."""
@@ -116,13 +146,13 @@ class SyncPolicy(_Model):
 
 
 class ApplicationSpec(_Model):
-    project: str = "default"
+    project: Label = "default"
     source: Source
     destination: Destination = Destination()
-    service_account_name: str = Field(default="", alias="serviceAccountName")
+    service_account_name: OptionalSubdomain = Field(default="", alias="serviceAccountName")
     sync_policy: SyncPolicy = Field(default=SyncPolicy(), alias="syncPolicy")
     suspend: bool = False
-    revision_history_limit: int = Field(default=10, alias="revisionHistoryLimit")
+    revision_history_limit: int = Field(default=10, alias="revisionHistoryLimit", ge=0, le=1000)
 
 
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from gitward.core import identifiers
 
 __all__ = [
     "ApplicationDetail",
@@ -174,6 +176,12 @@ class _Request(BaseModel):
 
 class SyncRequest(_Request):
     revision: str | None = Field(None, max_length=256, description="Branch, tag or commit; default: targetRevision.")
+
+    @field_validator("revision")
+    @classmethod
+    def _revision_grammar(cls, value: str | None) -> str | None:
+        return identifiers.check("revision", value) if value else value
+
     prune: bool | None = Field(None, description="Prune objects that left Git; default: the automated policy's.")
 
 

@@ -63,6 +63,9 @@ def test_decide(
         ("not json", "", None, "manual", "not JSON"),
         ('{"prune": "yes"}', "", None, "manual", "prune a boolean"),
         ("[1]", "", None, "manual", "expected a JSON object"),
+        ('{"revision": "--upload-pack=touch /tmp/x"}', "", None, "manual", "revision must be a branch"),
+        ('{"revision": "main\\r\\nX: y"}', "", None, "manual", "revision must be a branch"),
+        ('{"revision": "a..b"}', "", None, "manual", "revision must be a branch"),
     ],
 )
 def test_parse_sync(raw: str, revision: str, prune: bool | None, by: str, error: str) -> None:

@@ -6,7 +6,9 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
-from gitward.core.applications import Source
+import pydantic
+
+from gitward.core.applications import HelmSource, Source
 
 SECRET = "TOP-SECRET-MARKER-d41d8cd98f"
 """Content of files placed outside the checkout: it must never show up in any output or message."""
@@ -28,7 +30,17 @@ def configmap(name: str, value: str = "v") -> str:
 
 
 def source(path: str = ".", **fields: Any) -> Source:
-    return Source.model_validate({"repoURL": "https://git.example.com/org/config.git", "path": path, **fields})
+    """A Source as an Application would carry it; values the model refuses (an absolute or climbing
+    path, a remote value file) are set without validation, to test the renderer's own defences."""
+    try:
+        return Source.model_validate({"repoURL": "https://git.example.com/org/config.git", "path": path, **fields})
+    except pydantic.ValidationError:
+        base = Source.model_validate({"repoURL": "https://git.example.com/org/config.git", **fields, "helm": None})
+        helm = fields.get("helm")
+        update: dict[str, Any] = {"path": path}
+        if helm is not None:
+            update["helm"] = HelmSource.model_construct(value_files=tuple(helm.get("valueFiles", ())))
+        return base.model_copy(update=update)
 
 
 def names(rendered: list[Any]) -> list[str]:
