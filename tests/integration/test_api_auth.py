@@ -17,6 +17,7 @@ from tests.support.gitserver import GitHttpServer
 from tests.support.process import GitwardProcess
 
 from gitward.controller.manager import Controller
+from gitward.devcluster.processes import free_port
 from gitward.kube.client import KubeClient
 from gitward.server import auth, security
 
@@ -188,3 +189,37 @@ async def test_gitward_run_refuses_a_bad_auth_file(
     assert proc.proc is not None and proc.proc.wait(30) == 1
     log = proc.log.read_text()
     assert "cannot use the auth file" in log and "tokens.0.sha256" in log and "hush-hush" not in log
+
+
+async def test_probe_listener_serves_probes_and_metrics_alone(
+    kube: KubeClient, namespace: str, crds: None, test_cluster: ClusterUnderTest, tmp_path: Path,
+    processes: list[GitwardProcess],
+) -> None:  # fmt: skip
+    """`--probe-listen 0.0.0.0:P` (what the kubelet reaches on the pod IP) answers /healthz, /readyz and
+    /metrics without a token, and nothing else; the API port keeps asking for a token."""
+    auth_file = tmp_path / "auth.yaml"
+    auth_file.write_text(http_api.auth_yaml())
+    probe_port = free_port()
+    proc = GitwardProcess(test_cluster.kubeconfig, namespace, tmp_path)
+    proc.argv += ["--auth-file", str(auth_file), "--probe-listen", f"0.0.0.0:{probe_port}"]
+    processes.append(proc.start())
+    proc.wait_http()
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{probe_port}", timeout=10) as probes:
+        assert (await probes.get("/healthz")).status_code == 200
+        ready = await apps.wait_for(
+            lambda: _status_of(probes, "/readyz", 200), timeout=30, message="the probe port reports ready"
+        )
+        assert ready.json() == {"status": "ready", "leader": True}
+        metrics = await probes.get("/metrics")
+        assert metrics.status_code == 200 and "gitward_kube_requests_total" in metrics.text
+        for path in ("/api/v1/applications", "/", "/api/v1/openapi.json", "/api/v1/webhooks/git", "/login"):
+            assert (await probes.get(path)).status_code == 404, path
+        assert (await probes.post("/api/v1/webhooks/git", content=b"{}")).status_code in (404, 405)
+    async with httpx.AsyncClient(base_url=proc.url(""), timeout=10) as api:
+        assert (await api.get("/api/v1/applications")).status_code == 401
+    assert proc.stop() == 0
+
+
+async def _status_of(http: httpx.AsyncClient, path: str, code: int) -> httpx.Response | None:
+    resp = await http.get(path)
+    return resp if resp.status_code == code else None

@@ -3,6 +3,7 @@ restart safety (SIGKILL in the middle of a 500-object sync converges with no orp
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -49,6 +50,7 @@ async def test_probes_and_metrics(
     assert proc.get("/healthz")[0] == 200
     code, body = proc.get("/readyz")
     assert code == 200 and '"leader":true' in body.replace(" ", "")
+    assert "identity" not in body and socket.gethostname() not in body  # anonymous: never who leads
     code, metrics = proc.get("/metrics")
     assert code == 200
     for name in (
@@ -146,3 +148,49 @@ async def _at_least(kube: KubeClient, namespace: str, count: int) -> bool:
 
 async def _exactly(kube: KubeClient, namespace: str, count: int) -> bool:
     return await _count_managed(kube, namespace) == count
+
+
+async def test_shards_lead_their_own_leases_and_a_standby_takes_over(
+    kube: KubeClient, namespace: str, crds: None, test_cluster: ClusterUnderTest, tmp_path: Path,
+    processes: list[GitwardProcess], make_repo: MakeRepo,
+) -> None:  # fmt: skip
+    """`--shard 0/2` and `--shard 1/2` both lead (one Lease each) and together reconcile every
+    Application; SIGKILL of shard 1's leader hands its Applications to shard 1's standby."""
+    repo = make_repo()
+    repo.commit({f"app-{i}/cm.yaml": CONFIGMAP.format(i=i) for i in range(6)})
+    shard0 = GitwardProcess(test_cluster.kubeconfig, namespace, tmp_path, "--shard", "0/2").start()
+    shard1 = GitwardProcess(test_cluster.kubeconfig, namespace, tmp_path, "--shard", "1/2").start()
+    processes.extend([shard0, shard1])
+    for proc in (shard0, shard1):
+        proc.wait_http()
+        await apps.wait_for(lambda p=proc: _leader(p), timeout=30, message="each shard leads")  # type: ignore[misc]
+    leases = {
+        index: await kube.get(LEASE_API, "Lease", f"gitward-controller-shard-{index}-of-2", namespace)
+        for index in (0, 1)
+    }
+    assert leases[0]["spec"]["holderIdentity"] != leases[1]["spec"]["holderIdentity"]
+    assert await kube.get_or_none(LEASE_API, "Lease", "gitward-controller", namespace) is None
+
+    names = [f"app-{i}" for i in range(6)]
+    for name in names:
+        await kube.create(apps.application(name, namespace, f"file://{repo.path}", name))
+    for name in names:
+        await apps.wait_status(kube, namespace, name, apps.synced_at(repo.head()), timeout=60)
+    owned = {index: proc.get("/metrics")[1] for index, proc in ((0, shard0), (1, shard1))}
+    for name in names:
+        series = f'gitward_reconcile_duration_seconds_count{{name="{name}",namespace="{namespace}"'
+        assert (series in owned[0]) != (series in owned[1]), f"{name} must be reconciled by exactly one shard"
+
+    # a standby for shard 1 waits; the leader dies by SIGKILL; the standby takes the shard's Lease
+    standby = GitwardProcess(test_cluster.kubeconfig, namespace, tmp_path, "--shard", "1/2").start()
+    processes.append(standby)
+    standby.wait_http()
+    assert not _leader(standby)
+    shard1.kill()
+    await apps.wait_for(lambda: _leader(standby), timeout=60, message="the standby of shard 1 took over")
+    sha = repo.commit({f"app-{i}/cm.yaml": CONFIGMAP.format(i=i).replace('value: "', 'value: "v2-') for i in range(6)})
+    for name in names:
+        await kube.patch("gitward.dev/v1alpha1", "Application", name, namespace,
+                         {"metadata": {"annotations": {"gitward.dev/refresh": "after-kill"}}})  # fmt: skip
+    for name in names:
+        await apps.wait_status(kube, namespace, name, apps.synced_at(sha), timeout=60)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import socket
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -25,19 +26,28 @@ if TYPE_CHECKING:
 log = gwlogging.get_logger(__name__)
 
 
-def _parse_listen(listen: str) -> tuple[str, int]:
+def _parse_listen(listen: str, flag: str = "--listen") -> tuple[str, int]:
     host, _, port = listen.rpartition(":")
     if not host or not port.isdigit():
-        raise typer.BadParameter(f"--listen must be HOST:PORT, got {listen!r}")
+        raise typer.BadParameter(f"{flag} must be HOST:PORT, got {listen!r}")
     return host.strip("[]"), int(port)
 
 
-def _parse_shard(shard: str | None) -> tuple[int, int] | None:
+def _parse_shard(shard: str | None, hostname: str | None = None) -> tuple[int, int] | None:
+    """`I/N`, or `auto/N`: I is the ordinal of this StatefulSet pod (its hostname ends in `-<I>`)."""
     if not shard:
         return None
     index, _, count = shard.partition("/")
+    if index == "auto" and count.isdigit():
+        host = hostname if hostname is not None else socket.gethostname()
+        ordinal = host.rpartition("-")[2]
+        if not ordinal.isdigit():
+            raise typer.BadParameter(
+                f"--shard auto/{count}: the hostname {host!r} is not a StatefulSet pod's (<name>-<ordinal>)"
+            )
+        index = ordinal
     if not (index.isdigit() and count.isdigit()) or not 0 <= int(index) < int(count):
-        raise typer.BadParameter(f"--shard must be I/N with 0 <= I < N, got {shard!r}")
+        raise typer.BadParameter(f"--shard must be I/N or auto/N with 0 <= I < N, got {shard!r}")
     return int(index), int(count)
 
 
@@ -62,7 +72,13 @@ def run(
     listen: Annotated[
         str, typer.Option("--listen", help="HTTP address (API, dashboard, webhooks, metrics).")
     ] = "127.0.0.1:8080",
-    shard: Annotated[str | None, typer.Option("--shard", help="Handle only shard I of N (I/N).")] = None,
+    probe_listen: Annotated[
+        str | None,
+        typer.Option("--probe-listen", help="HOST:PORT serving /healthz, /readyz and /metrics alone (kubelet)."),
+    ] = None,
+    shard: Annotated[
+        str | None, typer.Option("--shard", help="Handle only shard I of N (I/N, or auto/N in a StatefulSet).")
+    ] = None,
     workers: Annotated[int, typer.Option("--workers", help="Applications reconciled concurrently.")] = 8,
     cache_dir: Annotated[Path | None, typer.Option("--cache-dir", help="Git and render cache.")] = None,
     allow_file_repos: Annotated[bool, typer.Option("--allow-file-repos", help="Allow file:// repoURLs.")] = False,
@@ -88,6 +104,7 @@ def run(
 
     gwlogging.configure(log_level, json_output=log_format == "json")
     host, port = _parse_listen(listen)
+    probes = _parse_listen(probe_listen, "--probe-listen") if probe_listen else None
     auth = _load_auth(auth_file)
     if auth is None and not _is_loopback(host):
         log.warning("no --auth-file: listening on loopback only", requested=listen, listen=f"127.0.0.1:{port}")
@@ -104,7 +121,7 @@ def run(
     if cache_dir is not None:
         config.cache_dir = cache_dir
     try:
-        asyncio.run(serving.serve(kubeconfig, context, config, host, port, auth))
+        asyncio.run(serving.serve(kubeconfig, context, config, host, port, auth, probes))
     except errors.KubeError as exc:
         log.error("cannot start", error=exc.message)
         raise typer.Exit(1) from exc

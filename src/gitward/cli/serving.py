@@ -10,9 +10,10 @@ import signal
 from collections.abc import Iterator
 
 import uvicorn
+from fastapi import FastAPI
 
 from gitward.controller import metrics
-from gitward.controller.leadership import LeaderElector
+from gitward.controller.leadership import LeaderElector, lease_name
 from gitward.controller.manager import Config, Controller
 from gitward.core import logging as gwlogging
 from gitward.kube.client import KubeClient
@@ -32,12 +33,18 @@ class _Server(uvicorn.Server):
 
 
 async def serve(
-    kubeconfig: str | None, context: str | None, config: Config, host: str, port: int, auth: tokens.AuthConfig | None
+    kubeconfig: str | None,
+    context: str | None,
+    config: Config,
+    host: str,
+    port: int,
+    auth: tokens.AuthConfig | None,
+    probe_listen: tuple[str, int] | None = None,
 ) -> None:
     client = KubeClient.connect(kubeconfig, context, hook=metrics.record_kube_request)
     await client.server_version()
     controller: Controller | None = None
-    elector = LeaderElector(client, config.controller_namespace)
+    elector = LeaderElector(client, config.controller_namespace, lease_name(config.shard))
 
     async def started() -> None:
         nonlocal controller
@@ -54,26 +61,34 @@ async def serve(
         return not elector.is_leader or (controller is not None and controller.synced)
 
     def detail() -> dict[str, object]:
-        return {"leader": elector.is_leader, "identity": elector.identity}
+        # anonymous callers (probes) learn whether this replica leads, never who it is (pod, host)
+        return {"leader": elector.is_leader}
 
     backend = Backend(client, config.namespace, controller=lambda: controller, auth=auth)
     await backend.start()
-    web = server_app.build(server_app.Probe(ready, detail), backend)
-    server = _Server(
-        uvicorn.Config(web, host=host, port=port, log_level="warning", lifespan="off", timeout_graceful_shutdown=5)
-    )
+    probe = server_app.Probe(ready, detail)
+    servers = [_server(server_app.build(probe, backend), host, port)]
+    if probe_listen is not None:
+        servers.append(_server(server_app.build_probes(probe), *probe_listen))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     log.info("gitward running", listen=f"{host}:{port}", namespace=config.namespace or "*", identity=elector.identity)
     election = asyncio.create_task(elector.run(started, stopped), name="leader election")
-    serving = asyncio.create_task(server.serve(), name="http server")
+    serving = [asyncio.create_task(server.serve(), name="http server") for server in servers]
     await stop.wait()
     log.info("shutting down")
     await backend.stop()  # ends the event streams, so the server can finish its connections
     election.cancel()
     await asyncio.gather(election, return_exceptions=True)
-    server.should_exit = True
-    await asyncio.gather(serving, return_exceptions=True)
+    for server in servers:
+        server.should_exit = True
+    await asyncio.gather(*serving, return_exceptions=True)
     await client.close()
+
+
+def _server(app: FastAPI, host: str, port: int) -> _Server:
+    return _Server(
+        uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off", timeout_graceful_shutdown=5)
+    )

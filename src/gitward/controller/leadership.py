@@ -42,12 +42,23 @@ def _parse(text: str | None) -> dt.datetime | None:
         return None
 
 
+LEASE_NAME = "gitward-controller"
+
+
+def lease_name(shard: tuple[int, int] | None) -> str:
+    """The Lease a replica campaigns on (SPEC §9): one per shard, so shards run side by side and only
+    replicas of the same shard stand by for each other."""
+    if shard is None or shard[1] <= 1:
+        return LEASE_NAME
+    return f"{LEASE_NAME}-shard-{shard[0]}-of-{shard[1]}"
+
+
 class LeaderElector:
     def __init__(
         self,
         client: KubeClient,
         namespace: str,
-        name: str = "gitward-controller",
+        name: str = LEASE_NAME,
         *,
         lease_seconds: float = 15.0,
         renew_deadline: float = 10.0,

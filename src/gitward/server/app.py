@@ -28,7 +28,7 @@ from gitward.server import api_applications, api_operations, auth, dashboard, er
 from gitward.server.backend import Backend
 from gitward.server.webhooks import receiving
 
-__all__ = ["Probe", "build"]
+__all__ = ["Probe", "build", "build_probes"]
 
 DESCRIPTION = """\
 gitward's REST API. Authenticate with `Authorization: Bearer <token>` (tokens and roles come from
@@ -62,6 +62,21 @@ def build(probe: Probe, backend: Backend | None = None) -> FastAPI:
     for router in (api_applications.router, api_operations.router, events.router, receiving.router):
         app.include_router(router)
 
+    _probe_routes(app, probe)
+    dashboard.install(app)
+    return app
+
+
+def build_probes(probe: Probe) -> FastAPI:
+    """The probe listener (`gitward run --probe-listen`): /healthz, /readyz and /metrics alone, without
+    authentication, for the kubelet and Prometheus; everything else is 404 there."""
+    app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
+    app.add_middleware(security.SecurityHeaders)
+    _probe_routes(app, probe)
+    return app
+
+
+def _probe_routes(app: FastAPI, probe: Probe) -> None:
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
@@ -75,6 +90,3 @@ def build(probe: Probe, backend: Backend | None = None) -> FastAPI:
     @app.get("/metrics", include_in_schema=False)
     async def prometheus() -> Response:
         return Response(generate_latest(metrics.REGISTRY), media_type=CONTENT_TYPE_LATEST)
-
-    dashboard.install(app)
-    return app

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
+import typer
+
+from gitward.cli.run import _parse_shard
+from gitward.controller.leadership import lease_name
 from gitward.controller.manager import in_shard
 
 
@@ -13,3 +18,32 @@ def test_every_key_is_in_exactly_one_shard() -> None:
         sizes = [sum(1 for o in owners if o == [index]) for index in range(count)]
         assert min(sizes) > len(keys) / count / 2  # roughly balanced
     assert all(in_shard(key, None) for key in keys)
+
+
+def test_each_shard_campaigns_on_its_own_lease() -> None:
+    assert lease_name(None) == "gitward-controller"
+    assert lease_name((0, 1)) == "gitward-controller"
+    names = {lease_name((i, 3)) for i in range(3)}
+    assert names == {f"gitward-controller-shard-{i}-of-3" for i in range(3)}
+    assert lease_name((1, 2)) != lease_name((1, 3))
+
+
+@pytest.mark.parametrize(
+    ("shard", "hostname", "expected"),
+    [
+        ("1/3", "x", (1, 3)),
+        ("auto/3", "gitward-2", (2, 3)),
+        ("auto/2", "gitward-controller-0", (0, 2)),
+        ("", "x", None),
+    ],
+)
+def test_shard_flag(shard: str, hostname: str, expected: tuple[int, int] | None) -> None:
+    assert _parse_shard(shard, hostname) == expected
+
+
+@pytest.mark.parametrize(
+    ("shard", "hostname"), [("3/3", "x"), ("auto/3", "gitward-3"), ("auto/2", "laptop"), ("a/b", "x")]
+)
+def test_bad_shard_flag(shard: str, hostname: str) -> None:
+    with pytest.raises(typer.BadParameter):
+        _parse_shard(shard, hostname)
