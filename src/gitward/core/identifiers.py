@@ -65,11 +65,13 @@ GRAMMARS: dict[str, Grammar] = {
         1024,
         "a path relative to the chart (letters, digits, '._-+@=,~/'; no leading '/' or '-', no URL)",
     ),
-    # git revisions: branch, tag or commit (git check-ref-format, narrowed): no "..", no leading "-" or "/"
+    # git revisions (branch, tag, commit) and, for charts, Helm version constraints (`^1.2`, `>=1 <2`,
+    # `1.2.x`, `*`): printable ASCII, never starting with "-", "/", "." or a space (git gets them after
+    # --end-of-options and only as names to match against the remote's refs)
     "revision": Grammar(
-        rf"^[A-Za-z0-9_]({_REF_CHAR}|\.{_REF_CHAR})*$",
+        r"^[A-Za-z0-9_*^~<>=!][ -~]*$",
         255,
-        "a branch, tag or commit SHA (letters, digits, '._-/+@=,'; no '..'; starting with a letter or digit)",
+        "a branch, tag, commit SHA or chart version constraint (printable; not starting with '-', '/' or '.')",
     ),
     # a Helm chart name: one segment, no "..", starting with a letter, digit or "_"
     "chart": Grammar(

@@ -65,7 +65,7 @@ def test_decide(
         ("[1]", "", None, "manual", "expected a JSON object"),
         ('{"revision": "--upload-pack=touch /tmp/x"}', "", None, "manual", "revision must be a branch"),
         ('{"revision": "main\\r\\nX: y"}', "", None, "manual", "revision must be a branch"),
-        ('{"revision": "a..b"}', "", None, "manual", "revision must be a branch"),
+        ('{"revision": "../x"}', "", None, "manual", "revision must be a branch"),
     ],
 )
 def test_parse_sync(raw: str, revision: str, prune: bool | None, by: str, error: str) -> None:
