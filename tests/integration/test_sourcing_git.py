@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shlex
+import shutil
 import socket
 import time
 from collections.abc import Callable, Iterator
@@ -370,6 +372,87 @@ async def test_hostile_urls_never_reach_git(fetcher: Fetcher, tmp_path: Path) ->
         assert error.reason == "InvalidRepoURL"
     assert not marker.exists()
     assert fetcher.ls_remote_count == 0
+
+
+# -- argument injection -------------------------------------------------------------------------
+
+
+HOSTILE_REVISIONS = ("--upload-pack=touch {marker}", "-c core.sshCommand=touch {marker}", "--output={marker}",
+                     "-x", "--end-of-options", "--exec=touch {marker}")  # fmt: skip
+
+
+def recording_git(tmp_path: Path) -> tuple[str, Path]:
+    """A `git` that appends its argument list to a log, then runs the real git with it unchanged."""
+    log = tmp_path / "git-argv.log"
+    script = tmp_path / "recording-git"
+    script.write_text(
+        f'#!/bin/sh\nfor a in "$@"; do printf \'%s\\037\' "$a" >> {shlex.quote(str(log))}; done\n'
+        f"printf '\\036' >> {shlex.quote(str(log))}\nexec {shlex.quote(shutil.which('git') or 'git')} \"$@\"\n"
+    )
+    script.chmod(0o700)
+    return str(script), log
+
+
+def argument_lists(log: Path) -> list[list[str]]:
+    if not log.exists():
+        return []
+    return [call.split("\x1f")[:-1] for call in log.read_text().split("\x1e")[:-1]]
+
+
+async def test_hostile_revisions_never_reach_git(git_http_server: GitHttpServer, work: Repo, tmp_path: Path) -> None:
+    url = git_http_server.publish(work, "org/app.git")
+    marker = tmp_path / "pwned"
+    git, log = recording_git(tmp_path)
+    with Fetcher(tmp_path / "cache", timeout=30, git=git) as fetcher:
+        for template in HOSTILE_REVISIONS:
+            revision = template.format(marker=marker)
+            error = await _error(fetcher.resolve_and_fetch(url, revision))
+            assert error.reason == "InvalidRevision", revision
+            assert error.message.startswith("targetRevision "), error.message
+            error = await _error(fetcher.resolve(url, revision))
+            assert error.reason == "InvalidRevision", revision
+            for sha in (revision, f"{work.head()} {revision}"):
+                assert (await _error(fetcher.checkout(url, sha, tmp_path / "out"))).reason == "InvalidRevision"
+                error = await _error(fetcher.verify_commit(url, sha, None, config=[], env={}))
+                assert error.reason == "InvalidRevision"
+        assert (fetcher.ls_remote_count, fetcher.fetch_count) == (0, 0)
+    assert argument_lists(log) == []  # not one git process started
+    assert not marker.exists()
+    assert git_http_server.requests == []
+
+
+async def test_revisions_and_urls_reach_git_only_after_end_of_options(
+    git_http_server: GitHttpServer, work: Repo, tmp_path: Path
+) -> None:
+    url = git_http_server.publish(work, "org/app.git")
+    git, log = recording_git(tmp_path)
+    with Fetcher(tmp_path / "cache", timeout=30, git=git) as fetcher:
+        sha = (await fetcher.resolve_and_fetch(url, "main")).sha
+        await fetcher.checkout(url, sha, tmp_path / "out")
+        assert await fetcher.verify_commit(url, sha, None, config=[], env={}) == (False, "")
+    calls = argument_lists(log)
+    assert {"ls-remote", "fetch", "cat-file", "ls-tree", "log", "read-tree", "init"} <= {a for c in calls for a in c}
+    for argv in calls:
+        for i, arg in enumerate(argv):
+            if arg == url or (argv[0] == "init" and i == len(argv) - 1):  # the repository URL, the new cache
+                assert argv[i - 1] == "--", argv
+            elif arg.startswith("+"):  # the fetch refspec, after the URL
+                assert "--" in argv[:i], argv
+            elif sha in arg:  # a revision
+                assert argv[i - 1] == "--end-of-options", argv
+    assert (tmp_path / "out" / "README.md").read_text() == "hi\n"
+
+
+async def test_a_bearer_token_with_a_line_break_sends_nothing(
+    start_git_http_server: StartHttp, work: Repo, fetcher: Fetcher
+) -> None:
+    server = start_git_http_server(BearerAuth(TOKEN))
+    url = server.publish(work, "org/app.git")
+    error = await _error(fetcher.resolve_and_fetch(url, "main", Credentials(bearer_token=f"{TOKEN}\r\nX-Injected: 1")))
+    assert error.reason == "InvalidCredentials"
+    assert "bearerToken" in error.message
+    assert TOKEN not in error.message
+    assert server.requests == []
 
 
 # -- the test bed itself ------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import urllib.parse
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -20,7 +21,7 @@ import httpx2
 from gitward.core.manifests import Manifest, split_api_version
 from gitward.kube import config as kubeconfig
 from gitward.kube import errors
-from gitward.kube.discovery import ResourceInfo, gv_path, parse_resource_list
+from gitward.kube.discovery import ResourceInfo, check_path, gv_path, is_group_version, parse_resource_list
 
 FIELD_MANAGER = "gitward"
 APPLY_PATCH = "application/apply-patch+yaml"
@@ -28,7 +29,11 @@ MERGE_PATCH = "application/merge-patch+json"
 JSON_PATCH = "application/json-patch+json"
 
 RequestHook = Callable[[str, int], None]
-"""Called after every request with (verb, HTTP status code; 0 when there was no answer)."""
+"""Called after every request with (verb, HTTP status code; 0 when there was no answer). A request
+refused before sending (`errors.UnsafeRequestError`) is no request: the hook is not called."""
+
+_DNS_LABEL = re.compile(r"[a-z0-9](?:[-a-z0-9]*[a-z0-9])?")
+_DNS_SUBDOMAIN = re.compile(r"[a-z0-9](?:[-a-z0-9]*[a-z0-9])?(?:\.[a-z0-9](?:[-a-z0-9]*[a-z0-9])?)*")
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +45,12 @@ class Identity:
 
     @classmethod
     def service_account(cls, namespace: str, name: str) -> Identity:
+        """The identity of ServiceAccount `namespace`/`name`; ValueError unless the namespace is a
+        DNS-1123 label and the name a DNS-1123 subdomain (what Kubernetes allows: no `:`, no CR/LF)."""
+        if len(namespace) > 63 or not _DNS_LABEL.fullmatch(namespace):
+            raise ValueError(f"ServiceAccount namespace {namespace[:80]!r} is not a DNS-1123 label")
+        if len(name) > 253 or not _DNS_SUBDOMAIN.fullmatch(name):
+            raise ValueError(f"ServiceAccount name {name[:80]!r} is not a DNS-1123 subdomain")
         return cls(
             f"system:serviceaccount:{namespace}:{name}",
             ("system:serviceaccounts", f"system:serviceaccounts:{namespace}", "system:authenticated"),
@@ -130,13 +141,15 @@ class KubeClient:
 
     # ---------------------------------------------------------------- raw requests
 
-    def _request_headers(self, content_type: str | None = None) -> list[tuple[str, str]]:
-        headers = [("Accept", "application/json")]
+    def _request_headers(self, content_type: str | None = None) -> list[tuple[bytes, bytes]]:
+        """Per-request headers, as the bytes both request paths send (UTF-8; the transport refuses
+        CR, LF, NUL and other control characters in them)."""
+        headers = [(b"Accept", b"application/json")]
         if content_type:
-            headers.append(("Content-Type", content_type))
+            headers.append((b"Content-Type", content_type.encode()))
         if self.identity is not None:
-            headers.append(("Impersonate-User", self.identity.user))
-            headers.extend(("Impersonate-Group", g) for g in self.identity.groups)
+            headers.append((b"Impersonate-User", self.identity.user.encode()))
+            headers.extend((b"Impersonate-Group", g.encode()) for g in self.identity.groups)
         return headers
 
     async def request(
@@ -148,7 +161,11 @@ class KubeClient:
         body: Any = None,
         content_type: str | None = None,
     ) -> Any:
-        """Send one request; return the decoded JSON body or raise a `gitward.kube.errors` error."""
+        """Send one request; return the decoded JSON body or raise a `gitward.kube.errors` error.
+
+        `path` is held to `discovery.check_path` and every header to the transport's checks: an
+        unsafe request raises `errors.UnsafeRequestError` and is never sent, nor sent changed."""
+        check_path(path)
         content = None
         if body is not None:
             content = body if isinstance(body, bytes) else json.dumps(body, separators=(",", ":")).encode()
@@ -184,8 +201,7 @@ class KubeClient:
         target = direct.prefix + urllib.parse.quote(path, safe=_PATH_SAFE)
         if params:
             target += ("&" if "?" in target else "?") + _query(params)
-        headers = list(direct.headers)
-        headers += [(name.encode(), value.encode()) for name, value in self._request_headers(content_type)]
+        headers = [*direct.headers, *self._request_headers(content_type)]
         return await direct.transport.exchange(
             direct.origin, method, target.encode(), headers, content or b"", direct.timeout
         )
@@ -197,8 +213,15 @@ class KubeClient:
     # ---------------------------------------------------------------- discovery
 
     async def resource(self, api_version: str, kind: str) -> ResourceInfo:
-        """The resource serving `kind` in `api_version`; refreshes discovery once on a miss."""
+        """The resource serving `kind` in `api_version`; refreshes discovery once on a miss.
+        An `api_version` that cannot name an API (`a/b/v1`, `../v1`) is not found, without a request."""
         group, version = split_api_version(api_version)
+        if not is_group_version(group, version):
+            raise errors.APINotFoundError(
+                f"the server has no resource for kind {kind} in {api_version[:120]!r}: not a valid apiVersion",
+                code=404,
+                status=None,
+            )
         known = self._discovery.by_gv.get((group, version))
         if known is not None and kind in known:
             return known[kind]
@@ -244,7 +267,7 @@ class KubeClient:
         info = await self.resource(str(obj.get("apiVersion", "")), str(obj.get("kind", "")))
         meta = obj.get("metadata") or {}
         namespace = meta.get("namespace") or (self.default_namespace if info.namespaced else None)
-        return info.path(namespace, meta.get("name"), subresource)
+        return info.path(namespace, str(meta.get("name") or ""), subresource)  # no name: refused, never the collection
 
     async def get(self, api_version: str, kind: str, name: str, namespace: str | None = None) -> Manifest:
         info = await self.resource(api_version, kind)
@@ -311,13 +334,14 @@ class KubeClient:
         if field_selector:
             params["fieldSelector"] = field_selector
         timeout = httpx2.Timeout(30.0, read=timeout_seconds + 30.0)
+        path = check_path(info.path(namespace))
         try:
             async with self._http.stream(
-                "GET", info.path(namespace), params=params, headers=self._request_headers(), timeout=timeout
+                "GET", path, params=params, headers=self._request_headers(), timeout=timeout
             ) as resp:
                 self._record("WATCH", resp.status_code)
                 if resp.status_code >= 400:
-                    raise _error_of(resp.status_code, await resp.aread(), f"WATCH {info.path(namespace)}")
+                    raise _error_of(resp.status_code, await resp.aread(), f"WATCH {path}")
                 async for line in resp.aiter_lines():
                     if not line:
                         continue
@@ -325,13 +349,13 @@ class KubeClient:
                     obj = event.get("object") or {}
                     if event.get("type") == "ERROR":
                         code = int(obj.get("code") or 500)
-                        raise errors.from_status(code, obj, f"WATCH {info.path(namespace)}")
+                        raise errors.from_status(code, obj, f"WATCH {path}")
                     if event.get("type") != "BOOKMARK":
                         obj.setdefault("apiVersion", info.api_version)
                         obj.setdefault("kind", info.kind)
                     yield WatchEvent(str(event.get("type")), obj)
         except httpx2.HTTPError as exc:
-            raise errors.APIConnectionError(f"WATCH {info.path(namespace)}: {type(exc).__name__}") from exc
+            raise errors.APIConnectionError(f"WATCH {path}: {type(exc).__name__}") from exc
 
     async def apply(
         self,
@@ -404,6 +428,9 @@ class KubeClient:
 
 
 _PATH_SAFE = "/:@!$&'()*+,;=-._~%?"
+"""Left as they are in the direct path's target: `%` keeps the escapes of segments encoded by
+`ResourceInfo.path` (no double encoding; `check_path` refused a `%` that is not an escape), `?`
+starts the query as on the httpx2 path."""
 
 
 def _query(params: dict[str, Any]) -> str:

@@ -10,7 +10,9 @@
     │   │   ├── APIGoneError           410 (watch: resourceVersion too old)
     │   │   └── APIInvalidError        422
     │   └── APIServerError        5xx, 429
-    └── APIConnectionError        no answer (refused, timeout, TLS)
+    ├── APIConnectionError        no answer (refused, timeout, TLS)
+    └── UnsafeRequestError        refused before anything was sent: a method, target, header or path
+                                  segment that would change the request's meaning on the wire
 
 Raised by `gitward.kube.client`; callers catch the narrowest class they can handle.
 """
@@ -28,6 +30,15 @@ class KubeError(GitwardError):
 
 class APIConnectionError(KubeError):
     reason = "APIUnreachable"
+
+
+class UnsafeRequestError(KubeError):
+    """A request gitward refuses to send, raised before any byte reaches the API server: CR, LF, NUL
+    or other control characters in a header, a method that is not a token, whitespace in the request
+    target, or a name that cannot be one URL path segment (`.`, `..`, empty, containing `/` or `%`).
+    Messages name the header or field, never a header's value (it may be a credential)."""
+
+    reason = "UnsafeRequest"
 
 
 class APIError(KubeError):

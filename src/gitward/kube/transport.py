@@ -12,6 +12,8 @@ yielded as they come), keep-alive with an idle expiry, `Connection: close`, conn
 timeouts from the request's extensions, one retry of a request whose reused connection turned
 out to be closed by the server before any byte of the answer. Not supported (never used by the
 API client): proxies, HTTP/2, request bodies other than bytes, `Expect: 100-continue`.
+Refused before any connection is used (`gitward.kube.errors.UnsafeRequestError`, see `_request_head`):
+what h11 would refuse in a request head — CR, LF, NUL in the method, target, header names or values.
 At most `max_connections` requests are in flight; watches do not count against that limit, so
 long-lived watch streams can never starve ordinary requests.
 
@@ -25,12 +27,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import ssl
 import time
 from collections.abc import AsyncIterator, Awaitable
 from dataclasses import dataclass, field
 
 import httpx2
+
+from gitward.kube.errors import UnsafeRequestError
 
 __all__ = ["Http11Transport", "Origin"]
 
@@ -209,18 +214,65 @@ def _head(request: httpx2.Request, body: bytes) -> bytes:
     return _request_head(request.method.encode(), request.url.raw_path, request.headers.raw, body)
 
 
+_TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+"""RFC 9110 `token`: a method or a header name."""
+_TARGET = re.compile(rb"[\x21-\x7e]+")
+"""A request target: visible ASCII only (no space, tab, CR, LF, NUL or other control characters)."""
+_FIELD_VALUE = re.compile(rb"(?:[\x21-\x7e\x80-\xff]+(?:[ \t]+[\x21-\x7e\x80-\xff]+)*)?")
+"""RFC 9110 `field-value`: visible characters (and obs-text) with inner spaces/tabs, nothing around."""
+
+
 def _request_head(method: bytes, target: bytes, headers: list[tuple[bytes, bytes]], body: bytes) -> bytes:
+    """The request line and header block, written as given (Transfer-Encoding dropped: the body is
+    always sent whole, with its Content-Length).
+
+    Both paths come through here (`exchange` and `handle_async_request`), and nothing here changes
+    a byte of what it was given: a method that is not a token, a target with whitespace or control
+    characters, a header name that is not a token, a value with CR, LF, NUL, another control
+    character or surrounding whitespace, or a Content-Length that is not the body's is refused with
+    `UnsafeRequestError` before any connection is used — so no input can add a header line or change
+    the request target (the checks h11 makes, which this transport would otherwise bypass).
+    """
+    _check_request_line(method, target)
     lines = [b"%s %s HTTP/1.1" % (method, target)]
     has_length = False
     for name, value in headers:
+        _check_header(name, value)
         lowered = name.lower()
         if lowered == b"transfer-encoding":
             continue
-        has_length = has_length or lowered == b"content-length"
+        if lowered == b"content-length":
+            if has_length or value != b"%d" % len(body):
+                raise UnsafeRequestError("Content-Length header does not match the request body")
+            has_length = True
         lines.append(name + b": " + value)
     if body and not has_length:
         lines.append(b"Content-Length: %d" % len(body))
     return b"\r\n".join(lines) + b"\r\n\r\n"
+
+
+def _check_request_line(method: bytes, target: bytes) -> None:
+    if not _TOKEN.fullmatch(method):
+        raise UnsafeRequestError(f"request method {_shown(method)} is not an HTTP token")
+    if not _TARGET.fullmatch(target):
+        where = next((i for i, byte in enumerate(target) if not 0x21 <= byte <= 0x7E), 0)
+        raise UnsafeRequestError(
+            f"request target has whitespace, a control or a non-ASCII character (at byte {where}) or is empty"
+        )
+
+
+def _check_header(name: bytes, value: bytes) -> None:
+    if not _TOKEN.fullmatch(name):
+        raise UnsafeRequestError(f"header name {_shown(name)} is not an HTTP token")
+    if not _FIELD_VALUE.fullmatch(value):
+        # never the value itself: it may be a credential (Authorization)
+        raise UnsafeRequestError(
+            f"header {_shown(name)}: value has CR, LF, NUL, another control character or surrounding whitespace"
+        )
+
+
+def _shown(data: bytes) -> str:
+    return repr(data[:40]) + ("…" if len(data) > 40 else "")
 
 
 def _parse_head(raw: bytes, request: httpx2.Request | None) -> tuple[int, list[tuple[bytes, bytes]], bytes]:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -38,6 +39,11 @@ DEFAULT_RELEASE_NAME = "release-name"
 DEFAULT_NAMESPACE = "default"
 
 _log = get_logger(__name__)
+_LABEL = r"[a-z0-9](?:[-a-z0-9]*[a-z0-9])?"
+_RELEASE_NAME = re.compile(rf"{_LABEL}(?:\.{_LABEL})*")
+"""Helm's release-name grammar (a DNS-1123 subdomain): the name lands in templates as text, so a
+line break in it could add YAML of its own to any chart that prints `.Release.Name`."""
+_NAMESPACE = re.compile(_LABEL)
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +90,14 @@ def release_name(options: HelmSource, target: Target) -> str:
     return options.release_name or target.app_name or DEFAULT_RELEASE_NAME
 
 
+def check_release(release: str, namespace: str) -> None:
+    """RenderError (naming the field) unless the release name and namespace are DNS-1123 names."""
+    if not _RELEASE_NAME.fullmatch(release):
+        raise RenderError(f"helm.releaseName {release[:80]!r}: not a Helm release name (a DNS-1123 subdomain)")
+    if len(namespace) > 63 or not _NAMESPACE.fullmatch(namespace):
+        raise RenderError(f"destination namespace {namespace[:80]!r}: not a DNS-1123 label")
+
+
 def render(
     root: Path,
     chart: Path,
@@ -100,10 +114,12 @@ def render(
     values = helm_values.compose(
         root, chart, options.value_files, options.values, limits, extra_files=extra_value_files
     )
+    release, namespace = release_name(options, target), target.namespace or DEFAULT_NAMESPACE
+    check_release(release, namespace)
     request = {
         "values": values,
-        "release": release_name(options, target),
-        "namespace": target.namespace or DEFAULT_NAMESPACE,
+        "release": release,
+        "namespace": namespace,
         "kube_version": target.capabilities.kube_version,
         "api_versions": list(target.capabilities.api_versions),
     }

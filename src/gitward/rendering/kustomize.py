@@ -40,10 +40,18 @@ def render(root: Path, base: Path, limits: Limits, *, allow_remote_bases: bool =
         copy = work / "repo"
         copying.copy_checkout(root, copy, limits)
         kustomizations.check_references(copy, base_rel, limits, allow_remote=allow_remote_bases)
-        command = [kubectl, "kustomize", "--load-restrictor", "LoadRestrictionsRootOnly", str(copy / base_rel)]
+        command = kustomize_command(kubectl, copy / base_rel)
         output = _run(command, work, file_rel, limits, allow_remote=allow_remote_bases)
     label = f"kustomize:{base_rel}"
     return documents.load(output, label, limits, scanning.Budget(limits.max_total_bytes))
+
+
+def kustomize_command(kubectl: str, directory: Path) -> list[str]:
+    """The argument list: the directory (absolute, in the private copy) after `--`, so no path from
+    the repository (`-x`, `--enable-helm`) can ever be read as a flag."""
+    if not directory.is_absolute():
+        raise RenderError(f"{directory}: kustomize runs on an absolute path of the private copy only")
+    return [kubectl, "kustomize", "--load-restrictor", "LoadRestrictionsRootOnly", "--", str(directory)]
 
 
 def find_kubectl(file_rel: str) -> str:

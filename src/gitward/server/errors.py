@@ -59,6 +59,8 @@ async def _unavailable(request: Request, exc: Exception) -> JSONResponse:
 async def _kube(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, kube_errors.KubeError)
     log.warning("kubernetes request failed", path=request.url.path, error=exc.message)
+    if isinstance(exc, kube_errors.UnsafeRequestError):  # a name no Kubernetes object can have
+        return JSONResponse({"detail": redact(exc.message)}, 400)
     if isinstance(exc, kube_errors.APINotFoundError):
         return JSONResponse({"detail": redact(exc.message)}, 404)
     if isinstance(exc, kube_errors.APIConflictError | kube_errors.APIInvalidError):

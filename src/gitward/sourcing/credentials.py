@@ -17,7 +17,7 @@ from dataclasses import dataclass, fields
 
 from gitward.core.errors import SourceError
 
-__all__ = ["SECRET_KEYS", "Credentials"]
+__all__ = ["SECRET_KEYS", "Credentials", "authorization_header"]
 
 # Secret data key → Credentials field
 SECRET_KEYS: Mapping[str, str] = {
@@ -43,6 +43,8 @@ class Credentials:
     def from_secret_data(cls, data: Mapping[str, str], *, secret_name: str = "") -> Credentials:
         """Build from a Kubernetes Secret's base64-encoded `data`; unknown keys are ignored."""
         values = {field: _decode(data[key], key, secret_name) for key, field in SECRET_KEYS.items() if key in data}
+        if "bearer_token" in values:  # `echo TOKEN | base64` leaves a newline: a token never holds whitespace
+            values["bearer_token"] = values["bearer_token"].strip()
         return cls(**values)
 
     @property
@@ -77,6 +79,17 @@ class Credentials:
         return f"Credentials({set_fields})"
 
     __str__ = __repr__
+
+
+def authorization_header(creds: Credentials) -> str:
+    """`Bearer <token>` for an HTTP Authorization header; SourceError (without the value) when the
+    token holds whitespace or control characters — git hands `http.extraHeader` to curl as is, so a
+    CR/LF in a token would add header lines to every request."""
+    token = creds.bearer_token
+    if not token or any(ord(c) < 0x21 or ord(c) == 0x7F for c in token):
+        msg = "Secret data key 'bearerToken' must be one token: no spaces, line breaks or control characters"
+        raise SourceError(msg, reason="InvalidCredentials")
+    return f"Bearer {token}"
 
 
 def _decode(value: str, key: str, secret_name: str) -> str:

@@ -41,6 +41,9 @@ from gitward.sourcing.urls import RepoURL, parse
 __all__ = ["Fetcher", "Revision"]
 
 TOO_LARGE = "RepositoryTooLarge"
+END_OF_OPTIONS = "--end-of-options"
+"""Before every revision in an argument list (git ≥ 2.24): whatever follows is never an option.
+Revisions reaching git are full SHAs already (`check_revision`, `is_full_sha`); this is the second lock."""
 _log = get_logger(__name__)
 
 
@@ -120,13 +123,16 @@ class Fetcher:
         """Run `git verify-commit --raw` on fetched commit `sha` with extra git `config` and
         environment (see `gitward.sourcing.verification`); return (signed, gpg/ssh-keygen output).
         `signed` is False when the commit carries no signature at all."""
-        repo = self._checkout_repo(parse(url, allow_file=self.allow_file), sha, creds)
-        header = await self._local(repo, ["cat-file", "commit", sha])
+        parsed = parse(url, allow_file=self.allow_file)
+        if not is_full_sha(sha):
+            raise SourceError(f"{parsed.display()}: verify-commit needs a full commit SHA", reason="InvalidRevision")
+        repo = self._checkout_repo(parsed, sha, creds)
+        header = await self._local(repo, ["cat-file", "commit", END_OF_OPTIONS, sha])
         head = header.stdout.split(b"\n\n", 1)[0]
         if not any(line.startswith((b"gpgsig ", b"gpgsig-sha256 ")) for line in head.split(b"\n")):
             return False, ""
         argv = [arg for key, value in config for arg in ("-c", f"{key}={value}")]
-        result = await self._local(repo, [*argv, "verify-commit", "--raw", sha], check=False, env=env)
+        result = await self._local(repo, [*argv, "verify-commit", "--raw", END_OF_OPTIONS, sha], check=False, env=env)
         output = result.stdout.decode("utf-8", "replace") + result.stderr
         return True, output if result.returncode == 0 else "FAILED\n" + output
 
@@ -171,7 +177,7 @@ class Fetcher:
     async def _init(self, repo: RepoHandle) -> None:
         if (repo.path / "HEAD").exists():
             return
-        await self._local(repo, ["init", "--bare", "--quiet", str(repo.path)], git_dir=False)
+        await self._local(repo, ["init", "--bare", "--quiet", "--", str(repo.path)], git_dir=False)
 
     async def _wipe(self, repo: RepoHandle) -> None:
         repo.store.present.clear()
@@ -282,7 +288,7 @@ class Fetcher:
             raise failures.source_error(repo.subject, msg, reason=failures.REVISION_NOT_FOUND)
 
     async def _has_commit(self, repo: RepoHandle, sha: str) -> bool:
-        result = await self._local(repo, ["cat-file", "-e", f"{sha}^{{commit}}"], check=False)
+        result = await self._local(repo, ["cat-file", "-e", END_OF_OPTIONS, f"{sha}^{{commit}}"], check=False)
         return result.returncode == 0
 
     async def _require_local_commit(self, repo: RepoHandle, sha: str) -> None:
@@ -301,7 +307,7 @@ class Fetcher:
 
     async def _check_tree(self, repo: RepoHandle, sha: str) -> None:
         limit = self.max_files * 1100 + (1 << 20)
-        argv = ["ls-tree", "-r", "-l", "-z", "--full-tree", sha]
+        argv = ["ls-tree", "-r", "-l", "-z", "--full-tree", END_OF_OPTIONS, sha]
         try:
             result = await self._local(repo, argv, stdout_limit=limit)
         except invocations.OutputTooLarge:
@@ -316,7 +322,8 @@ class Fetcher:
         cached = repo.store.commits.get(sha)
         if cached is not None:
             return cached
-        result = await self._local(repo, ["log", "-1", "--no-walk", "--format=%an%x00%ae%x00%ct%x00%B", sha, "--"])
+        argv = ["log", "-1", "--no-walk", "--format=%an%x00%ae%x00%ct%x00%B", END_OF_OPTIONS, sha, "--"]
+        result = await self._local(repo, argv)
         author, email, timestamp, message = result.stdout.decode("utf-8", "replace").split("\0", 3)
         committed = datetime.fromtimestamp(int(timestamp), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         commit = Revision(sha, author, email, message.rstrip("\n"), committed, "")
@@ -327,7 +334,7 @@ class Fetcher:
         index_dir = Path(tempfile.mkdtemp(prefix="index-", dir=self._env.root))
         env = {"GIT_INDEX_FILE": str(index_dir / "index")}
         try:
-            for argv in (["read-tree", sha], ["checkout-index", "--all", "--force"]):
+            for argv in (["read-tree", END_OF_OPTIONS, sha], ["checkout-index", "--all", "--force"]):
                 result = await self._local(repo, ["--work-tree", str(dest), *argv], check=False, env=env)
                 if result.returncode != 0:
                     detail = result.stderr

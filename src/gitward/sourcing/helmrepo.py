@@ -42,13 +42,19 @@ import yaml
 
 from gitward.core.errors import SourceError
 from gitward.core.redaction import redact
-from gitward.sourcing.credentials import Credentials
+from gitward.sourcing.credentials import Credentials, authorization_header
 
-__all__ = ["ChartRepositories", "ChartVersion", "RepoLimits", "matches", "parse_index", "pick", "unpack"]
+__all__ = [
+    "ChartRepositories", "ChartVersion", "RepoLimits", "check_chart_name", "matches", "parse_index", "pick", "unpack",
+]  # fmt: skip
 
 MiB = 1024 * 1024
 _DIGEST = re.compile(r"^(?:sha256:)?([0-9a-fA-F]{64})$")
 _LATEST = frozenset({"", "HEAD", "*", "latest"})
+_CHART_NAME = re.compile(r"[A-Za-z0-9_](?:[A-Za-z0-9_-]|\.(?!\.))*")
+"""A chart name: one path segment, no `..`, never `-…` (it names a cache directory and index entries)."""
+_VERSION_TEXT = re.compile(r"[0-9A-Za-z_+](?:[0-9A-Za-z_+-]|\.(?!\.))*")
+"""What a listed version may look like at all (it becomes a status revision and part of a cache path)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -250,8 +256,21 @@ class _Events:
         return found
 
 
+def check_chart_name(chart: str, repo_url: str) -> str:
+    """`chart` when it is a plain chart name; SourceError naming `chart` otherwise (before any request)."""
+    if len(chart) > 250 or not _CHART_NAME.fullmatch(chart):
+        shown = repr(chart[:80]) + ("…" if len(chart) > 80 else "")
+        raise SourceError(
+            f"chart {shown} ({redact(repo_url)}): not a chart name (letters, digits, '_', '-', '.'; "
+            "no '/' or '..'; not starting with '-' or '.')",
+            reason="InvalidChart",
+        )
+    return chart
+
+
 def parse_index(data: bytes, repo_url: str, chart: str, limits: RepoLimits) -> list[ChartVersion]:
-    """The versions of `chart` listed by index `data` (already capped in size)."""
+    """The versions of `chart` listed by index `data` (already capped in size); entries whose
+    version is not version-like text (`-x`, `../x`, spaces, control characters) are skipped."""
     label = f"{chart} ({redact(repo_url)})"
     try:
         raw = _Events(data.decode("utf-8-sig"), label, limits).entries(chart)
@@ -260,6 +279,8 @@ def parse_index(data: bytes, repo_url: str, chart: str, limits: RepoLimits) -> l
     versions = []
     for entry in raw:
         if not isinstance(entry, dict) or not isinstance(entry.get("version"), str):
+            continue
+        if len(entry["version"]) > 128 or not _VERSION_TEXT.fullmatch(entry["version"]):
             continue
         urls = entry.get("urls")
         if not isinstance(urls, list) or not urls or not all(isinstance(u, str) for u in urls):
@@ -373,6 +394,7 @@ class ChartRepositories:
     async def versions(
         self, repo_url: str, chart: str, creds: Credentials | None, not_before: float | None = None
     ) -> list[ChartVersion]:
+        check_chart_name(chart, repo_url)
         key = (repo_url, chart, (creds or Credentials()).identity())
         async with self._locks.setdefault(key, asyncio.Lock()):
             cached = self._indexes.get(key)
@@ -391,6 +413,7 @@ class ChartRepositories:
 
     async def fetch(self, version: ChartVersion, creds: Credentials | None) -> Path:
         """The unpacked chart directory of `version`, downloaded and verified once."""
+        check_chart_name(version.name, version.repo_url)
         label = f"{version.name} {version.version}"
         if not version.digest:
             raise SourceError(
@@ -462,7 +485,7 @@ def _auth(creds: Credentials | None) -> dict[str, str]:
     if creds is None or creds.kind not in ("basic", "bearer"):
         return {}
     if creds.kind == "bearer":
-        return {"Authorization": f"Bearer {creds.bearer_token}"}
+        return {"Authorization": authorization_header(creds)}
     pair = base64.b64encode(f"{creds.username}:{creds.password}".encode()).decode("ascii")
     return {"Authorization": f"Basic {pair}"}
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gitward.core.errors import SourceError
-from gitward.sourcing.credentials import Credentials
+from gitward.sourcing.credentials import Credentials, authorization_header
 from gitward.sourcing.urls import RepoURL
 
 __all__ = ["Completed", "GitEnvironment", "OutputTooLarge", "ProcessTimeout", "run"]
@@ -159,7 +159,7 @@ class GitEnvironment:
 
 def _http_auth(creds: Credentials, env: dict[str, str]) -> list[tuple[str, str]]:
     if creds.bearer_token:
-        header = f"Authorization: Bearer {creds.bearer_token}"
+        header = f"Authorization: {authorization_header(creds)}"
         return [("http.extraHeader", header), ("http.followRedirects", "false")]
     if creds.username:
         env["GITWARD_GIT_USERNAME"] = creds.username
