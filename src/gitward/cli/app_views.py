@@ -20,6 +20,7 @@ from rich.text import Text
 
 from gitward.core import redaction
 from gitward.core.manifests import Manifest
+from gitward.status import compaction
 
 SHORT_SHA = 7
 
@@ -177,7 +178,7 @@ def summary(app: Manifest, now: dt.datetime) -> RenderableType:
     conditions = [c for c in _status(app).get("conditions") or [] if isinstance(c, dict)]
     if conditions:
         parts += [Text(""), Text("Conditions", style="bold"), _conditions_table(conditions, now)]
-    resources = [r for r in _status(app).get("resources") or [] if isinstance(r, dict)]
+    resources = compaction.expand_rows(_status(app))  # every object, also from a compacted status
     if resources:
         parts += [Text(""), Text("Resources", style="bold"), _resources_table(resources)]
     return Group(*parts)

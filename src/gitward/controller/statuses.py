@@ -22,7 +22,7 @@ from gitward.core.manifests import Manifest, ObjectRef
 from gitward.kube import errors as kube_errors
 from gitward.planning import inventory
 from gitward.sourcing import Revision
-from gitward.status import conditions, history
+from gitward.status import compaction, conditions, history
 
 if TYPE_CHECKING:
     from gitward.controller.reconciler import Reconciler
@@ -50,6 +50,14 @@ async def patch_status(rec: Reconciler, app: Manifest, status: dict[str, Any]) -
         rec.apps.store[ref] = updated
 
 
+def _merge_patch_of(old: Any, key: str, value: dict[str, Any]) -> dict[str, Any]:
+    """`value` for a merge patch of `status.<key>`: fields of the old value it lacks are set to null,
+    so switching forms (the inventory's `entries` ↔ `compressed`) leaves nothing stale behind."""
+    before = old.get(key) if isinstance(old, dict) else None
+    gone = {field: None for field in before if field not in value} if isinstance(before, dict) else {}
+    return {**gone, **value}
+
+
 def _rv(obj: Manifest) -> int:
     try:
         return int((obj.get("metadata") or {}).get("resourceVersion") or 0)
@@ -70,7 +78,7 @@ async def persist_inventory(rec: Reconciler, app: Manifest, entries: list[invent
         rec,
         app,
         {
-            "inventory": inventory.to_status(entries),
+            "inventory": _merge_patch_of(app.get("status"), "inventory", inventory.to_status(entries)),
             "operationState": {
                 "phase": "Running",
                 "startedAt": reporting.now(),
@@ -132,7 +140,8 @@ async def write_outcome(
         "sync": {"status": sync, "revision": revision.sha},
         "health": {"status": app_health.status.value, "message": app_health.message},
         "lastAttemptedRevision": revision.sha,
-        "resources": rows,
+        "resources": compaction.compact_rows(rows),
+        "summary": compaction.summary(rows),
         "inventory": inventory.to_status(outcome.inventory),
         "sourceRevision": _revision_info(revision),
     }
@@ -155,6 +164,8 @@ async def write_outcome(
     _handled(app, status)
     await _events(rec, app, outcome, decision, sync)
     changed = {key: value for key, value in status.items() if old.get(key) != value}
+    if "inventory" in changed:
+        changed["inventory"] = _merge_patch_of(old, "inventory", changed["inventory"])
     if changed:  # a merge patch of only what changed: big Applications cost the API server less
         await patch_status(rec, app, changed)
     metrics.set_app_info(
@@ -194,7 +205,7 @@ def _operation(
         phase, message = "Failed", "; ".join(c.message for c in outcome.failed[:5])
     else:
         phase, message = "Succeeded", _summary(outcome)
-    changes = [c.as_status() for c in outcome.changes + outcome.invalid]
+    changes = (c.as_status() for c in outcome.changes + outcome.invalid)
     return {
         "phase": phase,
         "startedAt": started,
@@ -202,7 +213,7 @@ def _operation(
         "message": message[:2048],
         "revision": revision.sha,
         "prune": decision.prune,
-        "syncResult": {"revision": revision.sha, "resources": changes[:1000]},
+        "syncResult": compaction.sync_result(revision.sha, changes),
     }
 
 

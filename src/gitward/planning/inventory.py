@@ -10,12 +10,18 @@ object is not a removal. Results are sorted by id and free of duplicates.
 
 from __future__ import annotations
 
+import base64
+import json
+import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from gitward.core.manifests import Manifest, ObjectRef, split_api_version
 from gitward.planning import _objects
+
+COMPRESS_OVER = 1000  # entries; past this, status.inventory is stored compressed
+MAX_INFLATED = 64 << 20  # bytes a compressed inventory may inflate to
 
 
 @dataclass(frozen=True, order=True, slots=True)
@@ -51,17 +57,43 @@ def refs_of(entries: Iterable[Entry]) -> list[ObjectRef]:
     return [ObjectRef.from_inventory_id(entry.id) for entry in entries if valid_id(entry.id)]
 
 
-def to_status(entries: Iterable[Entry]) -> dict[str, list[dict[str, str]]]:
-    """`{"entries": [{"id": ..., "v": ...}]}`, sorted by id, for `status.inventory`."""
-    return {"entries": [{"id": entry.id, "v": entry.v} for entry in _unique(entries)]}
+def to_status(entries: Iterable[Entry], compress_over: int = COMPRESS_OVER) -> dict[str, Any]:
+    """`{"entries": [{"id": ..., "v": ...}]}`, sorted by id, for `status.inventory`; past
+    `compress_over` entries `{"compressed": <base64 of zlib-compressed JSON [[id, v], …]>, "count": N}`,
+    so a 20,000-object Application's status stays far below etcd's object size limit. Deterministic:
+    the same entries always give the same value (an unchanged inventory is never rewritten)."""
+    unique = _unique(entries)
+    if len(unique) <= compress_over:
+        return {"entries": [{"id": entry.id, "v": entry.v} for entry in unique]}
+    data = json.dumps([[entry.id, entry.v] for entry in unique], separators=(",", ":")).encode()
+    return {"compressed": base64.b64encode(zlib.compress(data, 9)).decode(), "count": len(unique)}
 
 
 def from_status(value: Any) -> list[Entry]:
-    """Entries from `status.inventory`; anything malformed is skipped, never an error."""
-    items = value.get("entries") if isinstance(value, dict) else None
+    """Entries from `status.inventory` (either form); anything malformed is skipped, never an error."""
+    if not isinstance(value, dict):
+        return []
+    if isinstance(value.get("compressed"), str):
+        return _unique(_entry_or_none({"id": i, "v": v}) for i, v in _decompressed(value["compressed"]))
+    items = value.get("entries")
     if not isinstance(items, list):
         return []
     return _unique(_entry_or_none(item) for item in items)
+
+
+def _decompressed(text: str) -> list[tuple[Any, Any]]:
+    """The [[id, v], …] pairs of a compressed inventory, inflated with a bound (a hostile status is no bomb)."""
+    try:
+        inflater = zlib.decompressobj()
+        data = inflater.decompress(base64.b64decode(text, validate=True), MAX_INFLATED)
+        if inflater.unconsumed_tail:
+            return []
+        pairs = json.loads(data)
+    except (ValueError, zlib.error):
+        return []
+    if not isinstance(pairs, list):
+        return []
+    return [(p[0], p[1]) for p in pairs if isinstance(p, list) and len(p) == 2]
 
 
 def valid_id(entry_id: object) -> bool:

@@ -13,6 +13,7 @@ import pydantic
 
 from gitward.core.manifests import Manifest
 from gitward.server import schemas
+from gitward.status import compaction
 
 
 def _dict(value: Any) -> dict[str, Any]:
@@ -48,7 +49,8 @@ def conditions(status: dict[str, Any]) -> list[schemas.Condition]:
 
 
 def resources(app: Manifest) -> list[schemas.ResourceRow]:
-    return _rows(schemas.ResourceRow, _dict(app.get("status")).get("resources"))
+    """Every object's row, also for a compacted status (rows left out are Synced and Healthy)."""
+    return _rows(schemas.ResourceRow, compaction.expand_rows(_dict(app.get("status"))))
 
 
 def history(app: Manifest) -> list[schemas.HistoryEntry]:
