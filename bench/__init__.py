@@ -14,5 +14,5 @@ a bare loop of server-side-apply requests) in the same run, prints one table and
     workloads     manifests and Git repositories the scenarios deploy
     kubectl       the `kubectl apply --server-side` baseline
     report        result rows, the table and the JSON file
-    scenarios/    one module per scenario family (single app, latency, fleet, memory)
+    scenarios/    one module per scenario family (single app, latency, fleet, memory, large app)
 """
