@@ -24,6 +24,10 @@ from gitward.server.backend import Backend
 log = gwlogging.get_logger(__name__)
 
 
+SHUTDOWN_GRACE = 20.0
+"""Seconds SIGTERM gives reconciles in flight to finish (the kubelet's default grace period is 30 s)."""
+
+
 class _Server(uvicorn.Server):
     """uvicorn without its own signal handling: this process shuts down in order, by itself."""
 
@@ -80,7 +84,10 @@ async def serve(
     await stop.wait()
     log.info("shutting down")
     await backend.stop()  # ends the event streams, so the server can finish its connections
-    election.cancel()
+    if controller is not None:  # still leading (the Lease is renewed meanwhile): finish syncs in flight
+        await controller.stop(grace=SHUTDOWN_GRACE)
+        controller = None
+    election.cancel()  # releases the Lease, so a standby takes over at once
     await asyncio.gather(election, return_exceptions=True)
     for server in servers:
         server.should_exit = True

@@ -94,8 +94,15 @@ class Controller:
         await self.apps.synced.wait()
         log.info("controller started", namespace=self.config.namespace or "*", applications=len(self.apps.store))
 
-    async def stop(self) -> None:
+    async def stop(self, grace: float = 0.0) -> None:
+        """Stop: take no new work, let reconciles in flight finish for up to `grace` seconds (a sync
+        cut short converges on the next start anyway: inventory first), then cancel what is left."""
         self.queue.close()
+        if grace > 0:
+            try:
+                await asyncio.wait_for(self.queue.drained(), grace)
+            except TimeoutError:
+                log.warning("reconciles still running at shutdown; cancelling them", grace=grace)
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:

@@ -25,6 +25,8 @@ class WorkQueue:
         self._due: dict[str, float] = {}
         self._counter = itertools.count()
         self._wakeup = asyncio.Event()
+        self._idle = asyncio.Event()  # set while no key is being processed
+        self._idle.set()
         self._closed = False
 
     def add(self, key: str) -> None:
@@ -57,9 +59,13 @@ class WorkQueue:
         self._due.pop(key, None)
 
     async def get(self) -> str:
+        """The next key to process; once the queue is closed, no more (waits until cancelled)."""
         key = await self._ready.get()
+        if self._closed:
+            await asyncio.Future()  # shutting down: take no new work
         self._queued.discard(key)
         self._processing.add(key)
+        self._idle.clear()
         return key
 
     def done(self, key: str) -> None:
@@ -67,6 +73,12 @@ class WorkQueue:
         if key in self._dirty:
             self._dirty.discard(key)
             self.add(key)
+        if not self._processing:
+            self._idle.set()
+
+    async def drained(self) -> None:
+        """Return once no key is being processed (after `close`, nothing new starts)."""
+        await self._idle.wait()
 
     def __len__(self) -> int:
         return len(self._queued)
