@@ -38,3 +38,19 @@ async def test_delayed_adds_keep_the_earliest() -> None:
         assert len(queue) == 0
     finally:
         timer.cancel()
+
+
+async def test_a_closed_queue_hands_out_nothing_and_drains() -> None:
+    queue = WorkQueue()
+    queue.add("a")
+    queue.add("b")
+    assert await queue.get() == "a"
+    queue.close()
+    getter = asyncio.create_task(queue.get())  # "b" was queued before close: never handed out now
+    drained = asyncio.create_task(queue.drained())
+    await asyncio.sleep(0.05)
+    assert not getter.done() and not drained.done()  # "a" is still being processed
+    queue.done("a")
+    await asyncio.wait_for(drained, 1)
+    assert not getter.done()
+    getter.cancel()
