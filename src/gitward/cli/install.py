@@ -16,6 +16,7 @@ import typer
 import yaml
 from rich.console import Console
 
+from gitward.core.identifiers import GRAMMARS
 from gitward.kube import errors
 from gitward.kube.client import KubeClient
 from gitward.server.tokens import hash_token
@@ -61,6 +62,23 @@ def sharded(objs: list[dict[str, Any]], shards: int) -> list[dict[str, Any]]:
             spec.update({"replicas": shards, "serviceName": "gitward", "podManagementPolicy": "Parallel"})
             for container in spec["template"]["spec"]["containers"]:
                 container["args"] = [*container.get("args", []), "--shard", f"auto/{shards}"]
+        out.append(obj)
+    return out
+
+
+def tenant_mode(objs: list[dict[str, Any]], service_account: str) -> list[dict[str, Any]]:
+    """With a default ServiceAccount every Application is impersonated, so the controller needs no
+    rights to deploy by itself: no `gitward-deployer` role or binding, `--default-service-account SA`."""
+    if not service_account:
+        return objs
+    out = []
+    for obj in objs:
+        if obj["kind"] in ("ClusterRole", "ClusterRoleBinding") and obj["metadata"]["name"] == "gitward-deployer":
+            continue
+        if obj["kind"] == "Deployment" and obj["metadata"]["name"] == "gitward-controller":
+            obj = copy.deepcopy(obj)
+            for container in obj["spec"]["template"]["spec"]["containers"]:
+                container["args"] = [*container.get("args", []), "--default-service-account", service_account]
         out.append(obj)
     return out
 
@@ -142,6 +160,13 @@ def install(
     namespace: Annotated[str, typer.Option("--namespace", "-n", help="The controller's namespace.")] = "gitward",
     crds_only: Annotated[bool, typer.Option("--crds-only", help="Only the CRDs (controller runs elsewhere).")] = False,
     print_only: Annotated[bool, typer.Option("--print", help="Print the manifests instead of applying.")] = False,
+    default_service_account: Annotated[
+        str,
+        typer.Option(
+            "--default-service-account",
+            help="Tenant mode: impersonate this ServiceAccount for every Application; no cluster-wide deploy rights.",
+        ),
+    ] = "",
     shards: Annotated[
         int, typer.Option("--shards", min=1, max=64, help="Run N shards: a StatefulSet of N replicas (--shard auto/N).")
     ] = 1,
@@ -149,7 +174,10 @@ def install(
     context: Annotated[str | None, typer.Option("--context", help="The kubeconfig context.")] = None,
 ) -> None:
     """Apply (or print) gitward's CRDs and the in-cluster controller."""
-    objs = sharded(manifests(namespace, crds_only), shards)
+    problem = GRAMMARS["optional-subdomain"].problem(default_service_account)
+    if problem is not None:
+        raise typer.BadParameter(f"--default-service-account {problem}")
+    objs = sharded(tenant_mode(manifests(namespace, crds_only), default_service_account), shards)
     if print_only:
         if not crds_only:  # everything, for users who apply YAML themselves: the Secret with a new token
             secret, token = auth_secret(namespace)

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from gitward.core import logging as gwlogging
+from gitward.core.identifiers import GRAMMARS
 from gitward.kube import errors
 
 if TYPE_CHECKING:
@@ -104,6 +105,9 @@ def run(
 
     gwlogging.configure(log_level, json_output=log_format == "json")
     host, port = _parse_listen(listen)
+    problem = GRAMMARS["optional-subdomain"].problem(default_service_account)
+    if problem is not None:  # it becomes an impersonation header: held to the ServiceAccount name grammar
+        raise typer.BadParameter(f"--default-service-account {problem}")
     probes = _parse_listen(probe_listen, "--probe-listen") if probe_listen else None
     auth = _load_auth(auth_file)
     if auth is None and not _is_loopback(host):

@@ -51,10 +51,10 @@ class Identity:
             raise ValueError(f"ServiceAccount namespace {namespace[:80]!r} is not a DNS-1123 label")
         if len(name) > 253 or not _DNS_SUBDOMAIN.fullmatch(name):
             raise ValueError(f"ServiceAccount name {name[:80]!r} is not a DNS-1123 subdomain")
-        return cls(
-            f"system:serviceaccount:{namespace}:{name}",
-            ("system:serviceaccounts", f"system:serviceaccounts:{namespace}", "system:authenticated"),
-        )
+        # no Impersonate-Group: for a ServiceAccount user the API server adds its groups itself
+        # (system:serviceaccounts, system:serviceaccounts:<ns>, system:authenticated), and asking for
+        # them would need `impersonate` on groups too — more than the controller's role grants
+        return cls(f"system:serviceaccount:{namespace}:{name}")
 
 
 @dataclass(frozen=True, slots=True)
