@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import pydantic
 
 from gitward import sourcing
-from gitward.controller import events, finalizing, metrics, statuses, triggers
+from gitward.controller import events, fights, finalizing, metrics, statuses, triggers
 from gitward.controller.clusters import Clusters, Target
 from gitward.controller.informers import Informer, InformerSet
 from gitward.controller.sources import Sources
@@ -33,8 +33,7 @@ from gitward.sourcing import Credentials, Revision, verification
 
 log = get_logger(__name__)
 
-FIGHT_WINDOW = 30.0  # seconds
-FIGHT_LIMIT = 3  # drift corrections in the window before backing off
+FIGHT_WAKE_SLACK = 0.05  # seconds past the end of a back-off, so that it has ended when the reconcile runs
 
 
 @dataclass
@@ -50,7 +49,7 @@ class Memory:
     desired_key: tuple[str, ...] = ()  # what it was rendered from; () = render again next time
     refresh_requested: float | None = None  # monotonic time of an explicit refresh not yet handled
     refresh_reason: str = ""  # who asked for it (webhook, manual): recorded in the history
-    heal_times: list[float] = field(default_factory=list)
+    fight_guard: fights.FightGuard = field(default_factory=fights.FightGuard)  # objects changed back by others
 
 
 @dataclass
@@ -146,8 +145,7 @@ class Reconciler:
         status = app.get("status") or {}
         retry_allowed = mem.retries < spec.sync_policy.retry.limit
         decision = triggers.decide(spec, status, revision.sha, trig, retry_allowed)
-        decision = self._fight_guard(decision, mem, app)
-        policy = Policy(decision.write, decision.prune, decision.allow_empty)
+        policy = _policy(decision, mem.fight_guard)
         client = self.app_client(spec, app["metadata"]["namespace"], target)
         meta = app["metadata"]
         syncer = Syncer(client, target.informers, meta["namespace"], meta["name"], target.fingerprints)
@@ -184,21 +182,40 @@ class Reconciler:
         interval: float,
         target: Target,
     ) -> float | None:
+        await self._watch_fights(app, mem, decision, outcome)
+        fought = mem.fight_guard.fights()
         report = await statuses.write_outcome(
-            self, app, spec, revision, desired, outcome, decision, trig, full, target.informers.get
+            self, app, spec, revision, desired, outcome, decision, trig, full, target.informers.get, fought
         )
+        delay = self._requeue(spec, mem, outcome, report.health, interval)
+        wake = mem.fight_guard.wake(time.monotonic())  # a back-off ends, or a fight may be over: not the interval
+        return delay if wake is None else min(delay, wake + FIGHT_WAKE_SLACK)
+
+    def _requeue(
+        self, spec: apps.ApplicationSpec, mem: Memory, outcome: SyncOutcome, health: str, interval: float
+    ) -> float:
         if outcome.failed:
             mem.retries += 1
             return self._backoff(spec, mem)
         mem.retries = 0
-        if decision.heal_only and outcome.wrote:
-            mem.heal_times.append(time.monotonic())
-            metrics.DRIFT_CORRECTIONS.inc()
         if outcome.waiting:
             return 1.0
-        if report.health in ("Progressing", "Missing"):
+        if health in ("Progressing", "Missing"):
             return min(self.options.progress_requeue, _jitter(interval))
         return _jitter(interval)
+
+    async def _watch_fights(
+        self, app: Manifest, mem: Memory, decision: triggers.Decision, outcome: SyncOutcome
+    ) -> None:
+        """Count self-heal corrections per object; report a fight that starts (Event) or ends (log)."""
+        now = time.monotonic()
+        if decision.write and decision.heal_only:
+            metrics.DRIFT_CORRECTIONS.inc(len(outcome.written))
+            for fight in mem.fight_guard.record(outcome.out_of_sync, outcome.written, now):
+                log.warning("drift fight: backing off", app=_key(app), object=str(fight.ref), writer=fight.writer)
+                await self.recorder.emit(app, "Warning", "DriftFight", fight.message)
+        for ref in mem.fight_guard.settle(now):
+            log.info("drift fight over", app=_key(app), object=str(ref))
 
     def _project_bounds(self, spec: apps.ApplicationSpec, app: Manifest) -> projects.Bounds:
         """The Application's Project bounds; source and destination are checked here, before any fetch."""
@@ -336,21 +353,6 @@ class Reconciler:
         except kube_errors.KubeError as exc:
             raise RenderError(f"discovery on cluster {target.name} failed: {exc.message}") from exc
 
-    def _fight_guard(self, decision: triggers.Decision, mem: Memory, app: Manifest) -> triggers.Decision:
-        """Back off from reverting drift when another writer keeps changing the objects back."""
-        if not (decision.write and decision.heal_only):
-            return decision
-        now = time.monotonic()
-        mem.heal_times = [t for t in mem.heal_times if now - t < FIGHT_WINDOW * 4]
-        recent = [t for t in mem.heal_times if now - t < FIGHT_WINDOW]
-        if len(recent) < FIGHT_LIMIT:
-            return decision
-        wait = min(2 ** (len(mem.heal_times) - FIGHT_LIMIT), 300)
-        if now - mem.heal_times[-1] >= wait:
-            return decision
-        log.warning("drift keeps coming back; backing off", app=_key(app), wait=wait)
-        return triggers.Decision(False, decision.prune, decision.allow_empty, True)
-
     def _backoff(self, spec: apps.ApplicationSpec, mem: Memory) -> float:
         backoff = spec.sync_policy.retry.backoff
         try:
@@ -362,6 +364,15 @@ class Reconciler:
 
 class SyncFailure(SyncError):
     """The Kubernetes API failed during the sync itself (after validation): retried with backoff."""
+
+
+def _policy(decision: triggers.Decision, guard: fights.FightGuard) -> Policy:
+    """What the sync may write. Self-heal skips the objects another writer keeps changing back while
+    they back off, and looks up who changes the objects that may start a fight."""
+    if not (decision.write and decision.heal_only):
+        return Policy(decision.write, decision.prune, decision.allow_empty)
+    now = time.monotonic()
+    return Policy(True, decision.prune, decision.allow_empty, guard.held(now), guard.suspects(now))
 
 
 async def _create_namespace(client: KubeClient, name: str) -> None:

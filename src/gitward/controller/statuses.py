@@ -7,12 +7,12 @@ mid-sync leaves no object untracked). Also emits the matching Kubernetes Events 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from gitward.applying.results import Action
-from gitward.controller import metrics, reporting
+from gitward.controller import fights, metrics, reporting
 from gitward.controller.syncing import SyncOutcome
 from gitward.controller.triggers import Decision, Triggers
 from gitward.core import applications as apps
@@ -130,6 +130,7 @@ async def write_outcome(
     trig: Triggers,
     full: bool,
     live_of: Callable[[ObjectRef], Manifest | None],
+    fought: Sequence[fights.Fight] = (),
 ) -> Report:
     old = app.get("status") or {}
     rows, app_health = reporting.resource_rows(desired, outcome, live_of)
@@ -158,9 +159,8 @@ async def write_outcome(
             revision.sha, revision.author, revision.message, revision.committed_at, now, trig.initiated_by, result
         )
         status["history"] = history.append(old.get("history"), entry, spec.revision_history_limit)
-    status["conditions"] = conditions.apply(
-        old.get("conditions"), _conditions(sync, app_health.status.value, outcome), now
-    )
+    wanted = _conditions(sync, app_health.status.value, outcome)
+    status["conditions"] = conditions.apply(old.get("conditions"), wanted + _fight_condition(wanted, fought), now)
     _handled(app, status)
     await _events(rec, app, outcome, decision, sync)
     changed = {key: value for key, value in status.items() if old.get(key) != value}
@@ -248,6 +248,15 @@ def _conditions(sync: str, health: str, outcome: SyncOutcome) -> list[conditions
         message = wanted[0].message if wanted else f"sync: {sync}, health: {health}"
         wanted.insert(0, conditions.Condition(conditions.READY, False, reason, message))
     return wanted
+
+
+def _fight_condition(wanted: list[conditions.Condition], fought: Sequence[fights.Fight]) -> list[conditions.Condition]:
+    """Reconciling=True, reason DriftFight, while objects are changed back by another writer (and
+    nothing else is reconciling): the Application is not failing, gitward backs off from them."""
+    if not fought or any(c.type == conditions.RECONCILING for c in wanted):
+        return []
+    more = f" (and {len(fought) - 1} more objects)" if len(fought) > 1 else ""
+    return [conditions.Condition(conditions.RECONCILING, True, "DriftFight", fought[0].message + more)]
 
 
 async def _events(rec: Reconciler, app: Manifest, outcome: SyncOutcome, decision: Decision, sync: str) -> None:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from gitward import health
 from gitward.applying import applier, pruning, validating
 from gitward.applying.results import Action, Change, failures
+from gitward.controller import fights
 from gitward.controller.informers import InformerSet
 from gitward.core.manifests import Manifest, ObjectRef
 from gitward.kube import errors
@@ -30,6 +31,8 @@ class Policy:
     write: bool  # write objects that differ (a sync); False: only report
     prune: bool
     allow_empty: bool
+    hold: frozenset[ObjectRef] = frozenset()  # never written by this sync, even when they differ (drift fights)
+    name_writers: frozenset[ObjectRef] = frozenset()  # when drifted, look up who changed them (a GET each)
 
 
 @dataclass
@@ -43,10 +46,18 @@ class SyncOutcome:
     awaiting_prune: list[ObjectRef] = field(default_factory=list)
     waiting: str = ""  # a wave is not healthy yet: the sync continues on the next reconcile
     wrote: bool = False
+    out_of_sync: dict[ObjectRef, str] = field(default_factory=dict)
+    """Every object found out of sync (written or not) → for the drift of an object in
+    `Policy.name_writers`, the field manager that changed it last (before any write); else ""."""
 
     @property
     def failed(self) -> list[Change]:
         return self.invalid + failures(self.changes)
+
+    @property
+    def written(self) -> list[ObjectRef]:
+        """The objects this sync created or configured."""
+        return [c.ref for c in self.changes if c.action in (Action.CREATED, Action.CONFIGURED)]
 
 
 PersistInventory = Callable[[list[inventory.Entry]], Awaitable[None]]
@@ -115,6 +126,7 @@ class Syncer:
         mine = [o for o in desired if ObjectRef.of(o) not in conflicted]
         out.decisions, verified = self._decide(mine, live)
         await self._value_drift([o for o in mine if ObjectRef.of(o) not in verified], live, out.decisions)
+        out.out_of_sync = await self._out_of_sync(out.decisions, live, policy.name_writers)
         new_entries = inventory.entries_of(mine)
         out.prune_plan = prune.prune_set(
             old,
@@ -125,7 +137,7 @@ class Syncer:
             app_namespace=self.app_namespace,
             app_name=self.app_name,
         )
-        pending = [o for o in mine if out.decisions[ObjectRef.of(o)].action != "none"]
+        pending = [o for o in mine if (ref := ObjectRef.of(o)) in out.out_of_sync and ref not in policy.hold]
         if policy.write and pending:
             await self._write(mine, pending, live, old, new_entries, out, persist)
         if policy.write and policy.prune and not out.failed and not out.waiting:
@@ -245,6 +257,30 @@ class Syncer:
             return
         path = fingerprints.first_difference(would, current) or fingerprints.first_difference(obj, current)
         decisions[ref] = comparing.Decision("drift", f"drift: {path or 'a field'} differs from Git")
+
+    async def _out_of_sync(
+        self,
+        decisions: dict[ObjectRef, comparing.Decision],
+        live: dict[ObjectRef, Manifest],
+        named: frozenset[ObjectRef],
+    ) -> dict[ObjectRef, str]:
+        """The objects out of sync, with the writer of those in `named` that drifted. The watch cache
+        keeps only gitward's managedFields entry: each of those costs a GET."""
+        found = {ref: "" for ref, decision in decisions.items() if decision.action != "none"}
+        asked = [ref for ref in found if ref in named and decisions[ref].action == "drift" and ref in live]
+        writers = await asyncio.gather(*(self._last_writer(live[ref]) for ref in asked))
+        found.update(zip(asked, writers, strict=True))
+        return found
+
+    async def _last_writer(self, cached: Manifest) -> str:
+        meta = cached.get("metadata") or {}
+        try:
+            live = await self.client.get_or_none(
+                str(cached.get("apiVersion")), str(cached.get("kind")), str(meta.get("name")), meta.get("namespace")
+            )
+        except errors.KubeError:
+            live = None
+        return fights.last_writer(live or cached)
 
     async def _after_step(self, step: ordering.Step) -> None:
         crds = [str(o["metadata"]["name"]) for o in step.objects if o.get("kind") == "CustomResourceDefinition"]
