@@ -251,6 +251,92 @@ async def test_oversized_bodies_are_refused(api: http_api.Api) -> None:
     assert status_line.startswith(b"HTTP/1.1 413"), status_line
 
 
+TWO_MIB = 2 * 1024 * 1024
+FRAMINGS = pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])
+CONNECTIONS = pytest.mark.parametrize("close", [False, True], ids=["keep-alive", "connection-close"])
+
+
+def _padded_push(size: int) -> bytes:
+    """A valid push payload for URL padded to `size` bytes: only its size can refuse it."""
+    base = json.dumps({**http_api.github_push(URL, "main"), "padding": ""}).encode()
+    return json.dumps({**http_api.github_push(URL, "main"), "padding": "x" * (size - len(base))}).encode()
+
+
+def _split(data: bytes, size: int) -> list[bytes]:
+    return [data[i : i + size] for i in range(0, len(data), size)]
+
+
+@FRAMINGS
+@CONNECTIONS
+async def test_a_2_mib_body_gets_a_readable_413_and_refreshes_nothing(
+    kube: KubeClient, namespace: str, api: http_api.Api, chunked: bool, close: bool
+) -> None:
+    """The sender reads the 413 (no reset while it is still writing), every time, also when it
+    asked the server to close the connection after the response (as urllib and many senders do)."""
+    await kube.create(apps.application("main", namespace, URL, syncPolicy={}))
+    await apps.wait_for(lambda: len(api.backend.applications.store) == 1, message="the server's cache")
+    body = _padded_push(TWO_MIB)
+    assert len(body) == TWO_MIB
+    headers = {**http_api.github(body), **({"Connection": "close"} if close else {})}
+
+    async def chunks() -> AsyncIterator[bytes]:  # no Content-Length: Transfer-Encoding chunked
+        for chunk in _split(body, 65536):
+            yield chunk
+
+    async with api.client() as http:
+        for _ in range(5):
+            resp = await http.post(HOOK, headers=headers, content=chunks() if chunked else body)
+            assert resp.status_code == 413, resp.text
+            assert "larger than 1048576 bytes" in resp.json()["detail"]
+        assert (await http.get("/healthz")).status_code == 200
+    annotations = (await apps.get_app(kube, namespace, "main"))["metadata"].get("annotations") or {}
+    assert "gitward.dev/refresh" not in annotations
+
+
+@FRAMINGS
+@CONNECTIONS
+async def test_a_sender_that_writes_everything_first_reads_the_413(
+    api: http_api.Api, chunked: bool, close: bool
+) -> None:
+    """A sender that writes its whole 2 MiB before reading reads the 413; with keep-alive the same
+    connection then serves the next request (the server read the rest of the body, it did not reset),
+    with `Connection: close` the server closes only after the response."""
+    body = _padded_push(TWO_MIB)
+    host, port = api.url.removeprefix("http://").split(":")
+    reader, writer = await asyncio.open_connection(host, int(port))
+    headers = "".join(f"{k}: {v}\r\n" for k, v in http_api.github(body).items())
+    headers += "Connection: close\r\n" if close else ""
+    if chunked:
+        headers += "Transfer-Encoding: chunked\r\n"
+        payload = b"".join(b"%x\r\n%s\r\n" % (len(c), c) for c in _split(body, 100_000)) + b"0\r\n\r\n"
+    else:
+        headers += f"Content-Length: {len(body)}\r\n"
+        payload = body
+    try:
+        writer.write(f"POST {HOOK} HTTP/1.1\r\nHost: {host}\r\n{headers}\r\n".encode() + payload)
+        await writer.drain()
+        async with asyncio.timeout(30):
+            status, answer = await _read_response(reader)
+            assert status == 413 and b"larger than" in answer, (status, answer[:200])
+            if close:
+                assert await reader.read() == b"", "the server closes the connection after the response"
+                return
+            writer.write(f"GET /healthz HTTP/1.1\r\nHost: {host}\r\n\r\n".encode())
+            await writer.drain()
+            status, answer = await _read_response(reader)
+        assert status == 200 and b"ok" in answer
+    finally:
+        writer.close()
+
+
+async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bytes]:
+    """One HTTP/1.1 response with a Content-Length (as the server sends them): (status, body)."""
+    head = await reader.readuntil(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    length = next(int(line.split(":", 1)[1]) for line in lines if line.lower().startswith("content-length:"))
+    return int(lines[0].split()[1]), await reader.readexactly(length)
+
+
 def _deep(n: int) -> bytes:
     return b"[" * n + b"]" * n
 

@@ -4,7 +4,8 @@ refresh the Applications it concerns (SPEC §4).
 Mounted by gitward.server.app.build. In order:
 
 1. no `webhookSecret` in the auth file → 401 (webhooks are disabled; logged at start-up);
-2. the body is read as a stream, capped at 1 MiB before anything parses it → 413;
+2. the body is read as a stream, capped at 1 MiB before anything parses it → 413, answered so that
+   the sender can read it (gitward.server.webhooks.bodies);
 3. the provider is recognised by its event header → else 400;
 4. the signature (or GitLab's token) is checked over the raw body in constant time → else 401;
 5. events other than pushes (ping, ...) → 200, nothing refreshed;
@@ -31,8 +32,8 @@ from pydantic import BaseModel
 from gitward.controller import operations
 from gitward.core.logging import get_logger
 from gitward.kube import errors as kube_errors
-from gitward.server import auth, backend, schemas, security
-from gitward.server.webhooks import bitbucket, gitea, github, gitlab, matching
+from gitward.server import auth, backend, schemas
+from gitward.server.webhooks import bitbucket, bodies, gitea, github, gitlab, matching
 from gitward.server.webhooks.pushes import PayloadError, Provider, Push
 
 log = get_logger(__name__)
@@ -98,7 +99,7 @@ async def receive(request: Request, server: Backend) -> WebhookResult:
     secret = auth.state_of(request).webhook_key
     if secret is None:
         raise HTTPException(401, "webhooks are disabled: the auth file has no webhookSecret")
-    body = await security.read_body(request, MAX_BODY)
+    body = await bodies.read_capped(request, MAX_BODY)
     provider = detect(request.headers)
     if provider is None:
         raise HTTPException(400, "not a webhook from GitHub, Gitea, GitLab or Bitbucket (no event header)")
