@@ -20,9 +20,10 @@ from pathlib import Path
 
 from gitward.controller import events, metrics
 from gitward.controller.clusters import Clusters
+from gitward.controller.context import Memory
 from gitward.controller.informers import Informer
 from gitward.controller.queueing import WorkQueue
-from gitward.controller.reconciler import Memory, Options, Reconciler
+from gitward.controller.reconciler import Options, Reconciler
 from gitward.controller.sources import Sources
 from gitward.core import applications as apps
 from gitward.core.logging import get_logger

@@ -1,31 +1,35 @@
 """Writing the Application's status: once per reconcile, one merge patch of the status subresource.
 
-Called by the reconciler: `write_outcome` after a sync (or a report-only compare), `write_failure`
-when a step failed before syncing, `persist_inventory` before the first write of a sync (so a crash
-mid-sync leaves no object untracked). Also emits the matching Kubernetes Events and metrics.
+`StatusWriter` is built once by the reconciler with the few collaborators it needs (the client, the
+Applications' watch cache, the Event recorder) and called with the reconcile's `Pass`: `outcome` after
+a sync (or a report-only compare), `failure` when a step failed, `persist_inventory` before the first
+write of a sync (so a crash mid-sync leaves no object untracked). Also emits the matching Kubernetes
+Events and metrics.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from gitward.applying.results import Action
 from gitward.controller import fights, metrics, reporting
+from gitward.controller.clusters import Target
+from gitward.controller.context import Pass
+from gitward.controller.events import Recorder
+from gitward.controller.informers import Informer
 from gitward.controller.syncing import SyncOutcome
-from gitward.controller.triggers import Decision, Triggers
+from gitward.controller.triggers import Decision
 from gitward.core import applications as apps
 from gitward.core.errors import GitwardError, PermanentError, ReconcileError
 from gitward.core.logging import get_logger
 from gitward.core.manifests import Manifest, ObjectRef
 from gitward.kube import errors as kube_errors
+from gitward.kube.client import KubeClient
 from gitward.planning import inventory
 from gitward.sourcing import Revision
 from gitward.status import compaction, conditions, history
-
-if TYPE_CHECKING:
-    from gitward.controller.reconciler import Reconciler
 
 log = get_logger(__name__)
 
@@ -36,18 +40,146 @@ class Report:
     health: str
 
 
-async def patch_status(rec: Reconciler, app: Manifest, status: dict[str, Any]) -> None:
-    meta = app["metadata"]
-    try:
-        updated = await rec.client.patch(
-            apps.API_VERSION, "Application", meta["name"], meta["namespace"], {"status": status}, subresource="status"
+class StatusWriter:
+    def __init__(self, client: KubeClient, applications: Informer, recorder: Recorder) -> None:
+        self.client = client
+        self.applications = applications  # the watch cache, updated with each patch's answer
+        self.recorder = recorder
+
+    async def patch(self, app: Manifest, status: dict[str, Any]) -> None:
+        """Merge-patch the status subresource and keep the watch cache at least as new as the answer."""
+        meta = app["metadata"]
+        try:
+            updated = await self.client.patch(
+                apps.API_VERSION,
+                "Application",
+                meta["name"],
+                meta["namespace"],
+                {"status": status},
+                subresource="status",
+            )
+        except kube_errors.APINotFoundError:
+            return
+        ref = ObjectRef(apps.API_GROUP, "Application", meta["namespace"], meta["name"])
+        current = self.applications.store.get(ref)
+        if current is None or _rv(updated) >= _rv(current):
+            self.applications.store[ref] = updated
+
+    async def persist_inventory(self, app: Manifest, entries: list[inventory.Entry], revision: Revision) -> None:
+        """Record the inventory before the first write of a sync (a crash mid-sync orphans nothing)."""
+        await self.patch(
+            app,
+            {
+                "inventory": _merge_patch_of(app.get("status"), "inventory", inventory.to_status(entries)),
+                "operationState": {
+                    "phase": "Running",
+                    "startedAt": reporting.now(),
+                    "revision": revision.sha,
+                    "message": "applying",
+                },
+            },
         )
-    except kube_errors.APINotFoundError:
-        return
-    ref = ObjectRef(apps.API_GROUP, "Application", meta["namespace"], meta["name"])
-    current = rec.apps.store.get(ref)
-    if current is None or _rv(updated) >= _rv(current):
-        rec.apps.store[ref] = updated
+
+    async def failure(self, app: Manifest, revision: Revision | None, exc: GitwardError) -> None:
+        """Set the failing step's condition; everything deployed and recorded before stays as it was."""
+        old = app.get("status") or {}
+        kind = exc.condition if isinstance(exc, ReconcileError) else "SyncError"
+        stalled = isinstance(exc, PermanentError)
+        wanted = [
+            conditions.Condition(conditions.READY, False, exc.reason, exc.message),
+            conditions.Condition(kind, True, exc.reason, exc.message),
+        ]
+        if stalled:
+            wanted.append(conditions.Condition(conditions.STALLED, True, exc.reason, exc.message))
+        now = reporting.now()
+        status: dict[str, Any] = {
+            "observedGeneration": app["metadata"].get("generation"),
+            "conditions": conditions.apply(old.get("conditions"), wanted, now),
+            "reconciledAt": now,
+        }
+        if revision is not None:
+            status["lastAttemptedRevision"] = revision.sha
+        if not old.get("sync"):
+            status["sync"] = {"status": reporting.UNKNOWN, "revision": ""}
+            status["health"] = {"status": "Unknown", "message": ""}
+        _handled(app, status)
+        before = conditions.find(old.get("conditions"), kind) or {}
+        if before.get("message") != exc.message or before.get("status") != "True":
+            log.warning("reconcile failed", app=_key(app), condition=kind, reason=exc.reason, error=exc.message)
+            await self.recorder.emit(app, "Warning", exc.reason, exc.message)
+        await self.patch(app, status)
+
+    async def outcome(
+        self, p: Pass, target: Target, revision: Revision, outcome: SyncOutcome, decision: Decision
+    ) -> Report:
+        """The status after a sync (or a report-only compare) of `p.desired`: sync, health, resources,
+        inventory, operation, history, conditions — only what changed is patched."""
+        app, why = p.app, p.why
+        old = app.get("status") or {}
+        rows, app_health = reporting.resource_rows(p.desired, outcome, target.informers.get)
+        sync = reporting.sync_status(rows)
+        now = reporting.now()
+        status: dict[str, Any] = {
+            "observedGeneration": app["metadata"].get("generation"),
+            "sync": {"status": sync, "revision": revision.sha},
+            "health": {"status": app_health.status.value, "message": app_health.message},
+            "lastAttemptedRevision": revision.sha,
+            "resources": compaction.compact_rows(rows),
+            "summary": compaction.summary(rows),
+            "inventory": inventory.to_status(outcome.inventory),
+            "sourceRevision": _revision_info(revision),
+        }
+        if p.full or outcome.wrote or why.sync or why.refresh:
+            status["reconciledAt"] = now
+        operated = bool(why.sync) or outcome.wrote or bool(outcome.failed) or _pruned(outcome) or bool(outcome.waiting)
+        if operated:
+            status["operationState"] = _operation(old, revision, outcome, decision, now)
+        if sync == reporting.SYNCED and not outcome.failed:
+            status["lastSyncedRevision"] = revision.sha
+        if operated and not outcome.waiting and not decision.heal_only:
+            result = "Failed" if outcome.failed else "Succeeded"
+            entry = history.Deployment(
+                revision.sha, revision.author, revision.message, revision.committed_at, now, why.initiated_by, result
+            )
+            status["history"] = history.append(old.get("history"), entry, p.spec.revision_history_limit)
+        wanted = _conditions(sync, app_health.status.value, outcome)
+        fought = p.memory.fight_guard.fights()
+        status["conditions"] = conditions.apply(old.get("conditions"), wanted + _fight_condition(wanted, fought), now)
+        _handled(app, status)
+        await self._events(app, outcome, decision, sync)
+        changed = {key: value for key, value in status.items() if old.get(key) != value}
+        if "inventory" in changed:
+            changed["inventory"] = _merge_patch_of(old, "inventory", changed["inventory"])
+        if changed:  # a merge patch of only what changed: big Applications cost the API server less
+            await self.patch(app, changed)
+        metrics.set_app_info(p.namespace, p.name, sync, app_health.status.value, revision.sha[:12])
+        return Report(sync, app_health.status.value)
+
+    async def _events(self, app: Manifest, outcome: SyncOutcome, decision: Decision, sync: str) -> None:
+        for change in outcome.changes:
+            if change.action is not Action.FAILED:
+                metrics.OBJECTS_APPLIED.labels(change.action.value).inc()
+        if outcome.invalid:
+            await self.recorder.emit(app, "Warning", "ValidationFailed", outcome.invalid[0].message)
+        elif outcome.failed:
+            await self.recorder.emit(app, "Warning", "SyncFailed", outcome.failed[0].message)
+        elif outcome.wrote or _pruned(outcome):
+            reason = "DriftCorrected" if decision.heal_only else "Synced"
+            await self.recorder.emit(app, "Normal", reason, _summary(outcome))
+        before = conditions.find((app.get("status") or {}).get("conditions"), "SyncError") or {}
+        if outcome.conflicts and before.get("reason") != "Conflict":
+            for conflict in outcome.conflicts:
+                await self.recorder.emit(app, "Warning", "Conflict", conflict.message)
+                owner_ns, _, owner_name = conflict.owner.partition("/")
+                owner = self.applications.store.get(ObjectRef(apps.API_GROUP, "Application", owner_ns, owner_name))
+                if owner is not None:
+                    await self.recorder.emit(
+                        owner, "Warning", "Conflict", f"{conflict.ref}: also claimed by Application {_key(app)}"
+                    )
+        if not decision.write and sync != reporting.SYNCED:
+            drift = reporting.drifted(outcome)
+            if drift:
+                log.info("out of sync", app=_key(app), drift=drift[0])
 
 
 def _merge_patch_of(old: Any, key: str, value: dict[str, Any]) -> dict[str, Any]:
@@ -71,111 +203,6 @@ def _handled(app: Manifest, status: dict[str, Any]) -> None:
     for annotation, field in ((apps.REFRESH, "lastHandledRefresh"), (apps.SYNC, "lastHandledSync")):
         if annotations.get(annotation):
             status[field] = annotations[annotation]
-
-
-async def persist_inventory(rec: Reconciler, app: Manifest, entries: list[inventory.Entry], revision: Revision) -> None:
-    await patch_status(
-        rec,
-        app,
-        {
-            "inventory": _merge_patch_of(app.get("status"), "inventory", inventory.to_status(entries)),
-            "operationState": {
-                "phase": "Running",
-                "startedAt": reporting.now(),
-                "revision": revision.sha,
-                "message": "applying",
-            },
-        },
-    )
-
-
-async def write_failure(rec: Reconciler, app: Manifest, revision: Revision | None, exc: GitwardError) -> None:
-    """Set the failing step's condition; everything deployed and recorded before stays as it was."""
-    old = app.get("status") or {}
-    kind = exc.condition if isinstance(exc, ReconcileError) else "SyncError"
-    stalled = isinstance(exc, PermanentError)
-    wanted = [
-        conditions.Condition(conditions.READY, False, exc.reason, exc.message),
-        conditions.Condition(kind, True, exc.reason, exc.message),
-    ]
-    if stalled:
-        wanted.append(conditions.Condition(conditions.STALLED, True, exc.reason, exc.message))
-    now = reporting.now()
-    status: dict[str, Any] = {
-        "observedGeneration": app["metadata"].get("generation"),
-        "conditions": conditions.apply(old.get("conditions"), wanted, now),
-        "reconciledAt": now,
-    }
-    if revision is not None:
-        status["lastAttemptedRevision"] = revision.sha
-    if not old.get("sync"):
-        status["sync"] = {"status": reporting.UNKNOWN, "revision": ""}
-        status["health"] = {"status": "Unknown", "message": ""}
-    _handled(app, status)
-    before = conditions.find(old.get("conditions"), kind) or {}
-    if before.get("message") != exc.message or before.get("status") != "True":
-        log.warning("reconcile failed", app=_key(app), condition=kind, reason=exc.reason, error=exc.message)
-        await rec.recorder.emit(app, "Warning", exc.reason, exc.message)
-    await patch_status(rec, app, status)
-
-
-async def write_outcome(
-    rec: Reconciler,
-    app: Manifest,
-    spec: apps.ApplicationSpec,
-    revision: Revision,
-    desired: list[Manifest],
-    outcome: SyncOutcome,
-    decision: Decision,
-    trig: Triggers,
-    full: bool,
-    live_of: Callable[[ObjectRef], Manifest | None],
-    fought: Sequence[fights.Fight] = (),
-) -> Report:
-    old = app.get("status") or {}
-    rows, app_health = reporting.resource_rows(desired, outcome, live_of)
-    sync = reporting.sync_status(rows)
-    now = reporting.now()
-    status: dict[str, Any] = {
-        "observedGeneration": app["metadata"].get("generation"),
-        "sync": {"status": sync, "revision": revision.sha},
-        "health": {"status": app_health.status.value, "message": app_health.message},
-        "lastAttemptedRevision": revision.sha,
-        "resources": compaction.compact_rows(rows),
-        "summary": compaction.summary(rows),
-        "inventory": inventory.to_status(outcome.inventory),
-        "sourceRevision": _revision_info(revision),
-    }
-    if full or outcome.wrote or trig.sync or trig.refresh:
-        status["reconciledAt"] = now
-    operated = bool(trig.sync) or outcome.wrote or bool(outcome.failed) or _pruned(outcome) or bool(outcome.waiting)
-    if operated:
-        status["operationState"] = _operation(old, revision, outcome, decision, now)
-    if sync == reporting.SYNCED and not outcome.failed:
-        status["lastSyncedRevision"] = revision.sha
-    if operated and not outcome.waiting and not decision.heal_only:
-        result = "Failed" if outcome.failed else "Succeeded"
-        entry = history.Deployment(
-            revision.sha, revision.author, revision.message, revision.committed_at, now, trig.initiated_by, result
-        )
-        status["history"] = history.append(old.get("history"), entry, spec.revision_history_limit)
-    wanted = _conditions(sync, app_health.status.value, outcome)
-    status["conditions"] = conditions.apply(old.get("conditions"), wanted + _fight_condition(wanted, fought), now)
-    _handled(app, status)
-    await _events(rec, app, outcome, decision, sync)
-    changed = {key: value for key, value in status.items() if old.get(key) != value}
-    if "inventory" in changed:
-        changed["inventory"] = _merge_patch_of(old, "inventory", changed["inventory"])
-    if changed:  # a merge patch of only what changed: big Applications cost the API server less
-        await patch_status(rec, app, changed)
-    metrics.set_app_info(
-        app["metadata"]["namespace"], app["metadata"]["name"], sync, app_health.status.value, revision.sha[:12]
-    )
-    return Report(sync, app_health.status.value)
-
-
-def _changed(old: dict[str, Any], new: dict[str, Any]) -> bool:
-    return any(old.get(k) != v for k, v in new.items())
 
 
 def _pruned(outcome: SyncOutcome) -> bool:
@@ -257,33 +284,6 @@ def _fight_condition(wanted: list[conditions.Condition], fought: Sequence[fights
         return []
     more = f" (and {len(fought) - 1} more objects)" if len(fought) > 1 else ""
     return [conditions.Condition(conditions.RECONCILING, True, "DriftFight", fought[0].message + more)]
-
-
-async def _events(rec: Reconciler, app: Manifest, outcome: SyncOutcome, decision: Decision, sync: str) -> None:
-    for change in outcome.changes:
-        if change.action is not Action.FAILED:
-            metrics.OBJECTS_APPLIED.labels(change.action.value).inc()
-    if outcome.invalid:
-        await rec.recorder.emit(app, "Warning", "ValidationFailed", outcome.invalid[0].message)
-    elif outcome.failed:
-        await rec.recorder.emit(app, "Warning", "SyncFailed", outcome.failed[0].message)
-    elif outcome.wrote or _pruned(outcome):
-        reason = "DriftCorrected" if decision.heal_only else "Synced"
-        await rec.recorder.emit(app, "Normal", reason, _summary(outcome))
-    before = conditions.find((app.get("status") or {}).get("conditions"), "SyncError") or {}
-    if outcome.conflicts and before.get("reason") != "Conflict":
-        for conflict in outcome.conflicts:
-            await rec.recorder.emit(app, "Warning", "Conflict", conflict.message)
-            owner_ns, _, owner_name = conflict.owner.partition("/")
-            owner = rec.apps.store.get(ObjectRef(apps.API_GROUP, "Application", owner_ns, owner_name))
-            if owner is not None:
-                await rec.recorder.emit(
-                    owner, "Warning", "Conflict", f"{conflict.ref}: also claimed by Application {_key(app)}"
-                )
-    if not decision.write and sync != reporting.SYNCED:
-        drift = reporting.drifted(outcome)
-        if drift:
-            log.info("out of sync", app=_key(app), drift=drift[0])
 
 
 def _key(app: Manifest) -> str:

@@ -84,9 +84,9 @@ def test_monotonic_of_a_creation_timestamp() -> None:
     import datetime as dt
     import time
 
-    from gitward.controller import reconciler
+    from gitward.controller import desiring
 
     ten_s_ago = (dt.datetime.now(dt.UTC) - dt.timedelta(seconds=10)).strftime("%Y-%m-%dT%H:%M:%SZ")
-    value = reconciler._monotonic_of(ten_s_ago)
+    value = desiring._monotonic_of(ten_s_ago)
     assert time.monotonic() - 13 < value < time.monotonic() - 9
-    assert reconciler._monotonic_of("not a time") == 0.0
+    assert desiring._monotonic_of("not a time") == 0.0

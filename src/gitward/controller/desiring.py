@@ -1,0 +1,196 @@
+"""The desired state of one Application: Project bounds, destination cluster, source (credentials,
+revision, signature), render and normalisation — everything a reconcile needs before it may write.
+
+Called by the reconciler once per reconcile with its `Pass`; fills in `Pass.target` and
+`Pass.revision` and returns the normalised objects. Every refusal is a `ReconcileError` (SourceError,
+RenderError, ValidationError, VerificationError) raised before anything is written; the reconciler
+turns it into the status in one place.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+
+from gitward import sourcing
+from gitward.controller import metrics
+from gitward.controller.clusters import Clusters, Target
+from gitward.controller.context import Pass
+from gitward.controller.informers import Informer
+from gitward.controller.sources import Sources
+from gitward.core import applications as apps
+from gitward.core.errors import ReconcileError, RenderError, SourceError, ValidationError
+from gitward.core.logging import get_logger
+from gitward.core.manifests import Manifest, ObjectRef
+from gitward.kube import errors as kube_errors
+from gitward.kube.client import KubeClient
+from gitward.planning import normalizing, projects
+from gitward.sourcing import Credentials, Revision, verification
+
+__all__ = ["DesiredState", "needs_source_check"]
+
+log = get_logger(__name__)
+
+
+class DesiredState:
+    def __init__(self, client: KubeClient, clusters: Clusters, sources: Sources, projects: Informer | None) -> None:
+        self.client = client  # the controller's own cluster: Secrets of the Application's namespace
+        self.clusters = clusters
+        self.sources = sources
+        self.projects = projects
+
+    async def of(self, p: Pass) -> list[Manifest]:
+        """The normalised objects `p` should deploy; sets `p.target` and `p.revision`."""
+        bounds = self._project_bounds(p)
+        p.target = await self.clusters.get(p.spec.destination.cluster)
+        creds = await self._credentials(p) if p.full or p.memory.revision is None else None
+        if p.full or p.memory.revision is None:
+            p.revision = await self._revision(p, creds)
+        else:
+            p.revision = p.memory.revision
+        p.desired = await self._render(p, p.revision, creds, p.target)
+        _check_objects(bounds, p.spec, p.desired)
+        return p.desired
+
+    def _project_bounds(self, p: Pass) -> projects.Bounds:
+        """The Application's Project bounds; source and destination are checked here, before any fetch."""
+        name = p.spec.project
+        project = None
+        if self.projects is not None:
+            project = self.projects.get(ObjectRef(apps.API_GROUP, "Project", self.projects.namespace or "", name))
+        if project is None and name != projects.DEFAULT:
+            raise ValidationError(f"Project {name} not found", reason="ProjectNotFound")
+        bounds = projects.ALLOW_ALL if project is None else projects.Bounds.from_spec(project.get("spec"))
+        url = p.spec.source.repo_url
+        problem = projects.source_violation(bounds, url, sourcing.normalize(url))
+        problem = problem or projects.destination_violation(bounds, p.spec.destination.cluster, p.destination_namespace)
+        if problem is not None:
+            raise ValidationError(f"Project {name}: {problem}", reason="ProjectViolation")
+        return bounds
+
+    async def _credentials(self, p: Pass) -> Credentials | None:
+        ref = p.spec.source.secret_ref
+        if ref is None:
+            return None
+        secret = await self._secret(p.namespace, ref.name, SourceError)
+        try:
+            return Credentials.from_secret_data(secret.get("data") or {}, secret_name=ref.name)
+        except ValueError as exc:
+            raise SourceError(str(exc), reason="InvalidCredentials") from exc
+
+    async def _secret(self, namespace: str, name: str, error: type[ReconcileError]) -> Manifest:
+        """A Secret of the Application's namespace (repository credentials, trusted keys)."""
+        try:
+            return await self.client.get("v1", "Secret", name, namespace)
+        except kube_errors.APINotFoundError as exc:
+            raise error(f"Secret/{namespace}/{name}: not found", reason="SecretNotFound") from exc
+        except kube_errors.KubeError as exc:
+            raise error(f"Secret/{namespace}/{name}: {exc.message}", reason="SecretUnavailable") from exc
+
+    async def _revision(self, p: Pass, creds: Credentials | None) -> Revision:
+        """Resolve and fetch the revision to deploy (verified when the source asks for it)."""
+        memory, why = p.memory, p.why
+        source = p.spec.source
+        if why.sync is not None and why.sync.revision:
+            source = source.model_copy(update={"target_revision": why.sync.revision})
+        started = time.monotonic()
+        not_before = memory.refresh_requested
+        if why.refresh or why.sync:
+            not_before = time.monotonic()
+        elif memory.revision is None:  # first sight: Git as it was when the Application was created, or later
+            fresh_enough = time.monotonic() - self.sources.fetcher.ls_remote_ttl
+            created = str(p.app["metadata"].get("creationTimestamp") or "")
+            not_before = max(not_before or 0.0, _monotonic_of(created), fresh_enough)
+        revision = await self.sources.revision(source, creds, not_before)
+        memory.refresh_requested = None
+        memory.refresh_reason = ""
+        metrics.GIT_FETCH_DURATION.observe(time.monotonic() - started)
+        memory.attempted = revision  # seen, whatever the checks below say of it
+        await self._verify(p, revision, creds)
+        memory.revision = revision
+        return revision
+
+    async def _verify(self, p: Pass, revision: Revision, creds: Credentials | None) -> None:
+        """With verify.mode head, refuse a head commit without a trusted signature (before rendering)."""
+        source = p.spec.source
+        verify = source.verify
+        if verify is None or verify.mode != "head":
+            return
+        if source.chart:
+            raise verification.VerificationError(
+                "verify.mode head checks Git commit signatures; a chart from a Helm repository has none "
+                "(its archive is checked against the index digest) — remove verify or use a Git source"
+            )
+        if verify.secret_ref is None:
+            raise verification.VerificationError("verify.mode head needs verify.secretRef (the trusted keys)")
+        secret = await self._secret(p.namespace, verify.secret_ref.name, verification.VerificationError)
+        keys = verification.TrustedKeys.from_secret_data(secret.get("data") or {}, verify.secret_ref.name)
+        signer = await verification.verify_head(self.sources.fetcher, source.repo_url, revision.sha, keys, creds)
+        log.info("commit signature verified", repo=source.repo_url, sha=revision.sha, signer=signer)
+
+    async def _render(self, p: Pass, revision: Revision, creds: Credentials | None, target: Target) -> list[Manifest]:
+        memory, spec = p.memory, p.spec
+        key = (revision.sha, spec.source.model_dump_json(), spec.destination.model_dump_json(), target.name)
+        if memory.desired_key == key and memory.desired:
+            return memory.desired  # same commit, source and destination: the same objects (no re-parse)
+        objs = await self.sources.render(
+            spec.source,
+            revision.sha,
+            creds,
+            app_name=p.name,
+            namespace=p.destination_namespace,
+            capabilities=target.discovery.get,
+        )
+        scopes = await _scopes(objs, target)
+        desired = normalizing.normalize(
+            objs,
+            app_namespace=p.namespace,
+            app_name=p.name,
+            default_namespace=p.destination_namespace,
+            is_namespaced=lambda group, kind: scopes.get((group, kind)),
+        )
+        memory.desired_key = key if all(scope is not None for scope in scopes.values()) else ()
+        return desired
+
+
+def needs_source_check(p: Pass, now: float) -> tuple[bool, str]:
+    """Whether this reconcile resolves the source again, and the source key to remember (pure)."""
+    why, memory = p.why, p.memory
+    source_key = p.spec.source.model_dump_json() + (why.sync.revision if why.sync else "")
+    due = now - memory.checked_at >= p.interval * 0.9
+    needed = bool(
+        memory.revision is None
+        or source_key != memory.source_key
+        or due
+        or memory.refresh_requested is not None
+        or why.refresh
+        or why.sync
+        or why.spec_changed
+    )
+    return needed, source_key
+
+
+async def _scopes(objs: list[Manifest], target: Target) -> dict[tuple[str, str], bool | None]:
+    """Kind scopes from the destination cluster's discovery."""
+    try:
+        return await target.client.scopes(objs)
+    except kube_errors.KubeError as exc:
+        raise RenderError(f"discovery on cluster {target.name} failed: {exc.message}") from exc
+
+
+def _check_objects(bounds: projects.Bounds, spec: apps.ApplicationSpec, desired: list[Manifest]) -> None:
+    problems = projects.object_violations(bounds, spec.destination.cluster, desired, lambda ref: not ref.namespace)
+    if problems:
+        more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
+        message = f"Project {spec.project}: " + "; ".join(problems[:3]) + more
+        raise ValidationError(message, reason="ProjectViolation")
+
+
+def _monotonic_of(timestamp: str) -> float:
+    """The monotonic clock's reading at wall-clock `timestamp` (RFC 3339); 0 when unknown."""
+    try:
+        then = dt.datetime.fromisoformat(timestamp.replace("Z", "+00:00"))
+    except ValueError:
+        return 0.0
+    age = (dt.datetime.now(dt.UTC) - then).total_seconds()
+    return time.monotonic() - max(age, 0.0) - 1.0  # one second of slack: timestamps have second precision
