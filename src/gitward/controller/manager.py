@@ -14,7 +14,6 @@ import hashlib
 import json
 import tempfile
 import time
-import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -52,7 +51,19 @@ def in_shard(key: str, shard: tuple[int, int] | None) -> bool:
     if shard is None:
         return True
     index, count = shard
-    return zlib.crc32(key.encode()) % count == index
+    return shard_of(key, count) == index
+
+
+def shard_of(key: str, count: int) -> int:
+    """The shard of `key` among `count`, by jump consistent hashing (Lamping and Veach, 2014): going
+    from N to N+1 shards moves only the keys that land on the new shard, about 1/(N+1) of them."""
+    h = int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big")
+    shard, jump = -1, 0
+    while jump < count:
+        shard = jump
+        h = (h * 2862933555777941757 + 1) & 0xFFFF_FFFF_FFFF_FFFF
+        jump = int((shard + 1) * ((1 << 31) / ((h >> 33) + 1)))
+    return shard
 
 
 class Controller:

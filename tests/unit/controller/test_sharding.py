@@ -7,7 +7,7 @@ import typer
 
 from gitward.cli.run import _parse_shard
 from gitward.controller.leadership import lease_name
-from gitward.controller.manager import in_shard
+from gitward.controller.manager import in_shard, shard_of
 
 
 def test_every_key_is_in_exactly_one_shard() -> None:
@@ -47,3 +47,16 @@ def test_shard_flag(shard: str, hostname: str, expected: tuple[int, int] | None)
 def test_bad_shard_flag(shard: str, hostname: str) -> None:
     with pytest.raises(typer.BadParameter):
         _parse_shard(shard, hostname)
+
+
+def test_a_new_shard_takes_keys_only_from_the_others_and_only_its_share() -> None:
+    """Consistent: from N to N+1 shards a key either stays where it was or moves to the new shard."""
+    keys = [f"team-{i % 13}/app-{i}" for i in range(3000)]
+    for count in (1, 2, 3, 7):
+        before = {key: shard_of(key, count) for key in keys}
+        after = {key: shard_of(key, count + 1) for key in keys}
+        moved = [key for key in keys if before[key] != after[key]]
+        assert all(after[key] == count for key in moved)  # only to the new shard
+        share = len(keys) / (count + 1)
+        assert share * 0.7 < len(moved) < share * 1.3  # about its fair share, not a reshuffle
+    assert {shard_of(key, 5) for key in keys} == set(range(5))
