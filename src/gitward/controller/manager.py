@@ -21,6 +21,7 @@ from gitward.controller import events, metrics
 from gitward.controller.clusters import Clusters
 from gitward.controller.context import Memory
 from gitward.controller.informers import Informer
+from gitward.controller.notifications import Notifier
 from gitward.controller.queueing import WorkQueue
 from gitward.controller.reconciler import Options, Reconciler
 from gitward.controller.sources import Sources
@@ -73,6 +74,10 @@ class Controller:
         self.queue = WorkQueue()
         self.apps = Informer(client, apps.API_VERSION, "Application", namespace=config.namespace)
         self.projects = Informer(client, apps.API_VERSION, "Project", namespace=config.controller_namespace)
+        # notifications (SPEC §14): Providers and Alerts of the controller namespace, delivered off the reconcile path
+        self.providers = Informer(client, apps.API_VERSION, "Provider", namespace=config.controller_namespace)
+        self.alerts = Informer(client, apps.API_VERSION, "Alert", namespace=config.controller_namespace)
+        self.notifier = Notifier(client, config.controller_namespace, self.providers, self.alerts)
         self.clusters = Clusters(client, config.controller_namespace, [self._on_managed], hook=client.hook)
         self.informers = self.clusters.home.informers
         self.fetcher = Fetcher(
@@ -84,7 +89,7 @@ class Controller:
             self.apps,
             self.clusters,
             self.sources,
-            events.Recorder(client),
+            events.Recorder(client, observer=self.notifier.submit),
             Options(default_service_account=config.default_service_account),
             self.projects,
         )
@@ -100,6 +105,10 @@ class Controller:
     async def start(self) -> None:
         self._tasks.append(asyncio.create_task(self.projects.run(), name="projects informer"))
         await self.projects.synced.wait()
+        self._tasks.append(asyncio.create_task(self.notifier.run(), name="notifications"))
+        self._tasks.append(asyncio.create_task(self.providers.run(), name="providers informer"))
+        self._tasks.append(asyncio.create_task(self.alerts.run(), name="alerts informer"))
+        await asyncio.gather(self.providers.synced.wait(), self.alerts.synced.wait())
         self._tasks.append(asyncio.create_task(self.apps.run(), name="applications informer"))
         self._tasks.append(asyncio.create_task(self.queue.run_timer(), name="queue timer"))
         self._tasks += [asyncio.create_task(self._worker(), name=f"worker {i}") for i in range(self.config.workers)]

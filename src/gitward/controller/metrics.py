@@ -51,6 +51,12 @@ GIT_FETCH_DURATION = Histogram(
 KUBE_REQUESTS = Counter(
     "gitward_kube_requests_total", "Requests to the Kubernetes API.", ["verb", "code"], registry=REGISTRY
 )
+NOTIFICATIONS = Counter(
+    "gitward_notifications_total",
+    "Notifications by Provider and result (success, failure, retry, dropped, deduplicated).",
+    ["provider", "result"],
+    registry=REGISTRY,
+)
 
 _app_info_labels: dict[tuple[str, str], tuple[str, str, str, str, str]] = {}
 

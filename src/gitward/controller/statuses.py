@@ -19,6 +19,7 @@ from gitward.controller.clusters import Target
 from gitward.controller.context import Pass
 from gitward.controller.events import Recorder
 from gitward.controller.informers import Informer
+from gitward.controller.notifications.matching import health_notice
 from gitward.controller.syncing import SyncOutcome
 from gitward.controller.triggers import Decision
 from gitward.core import applications as apps
@@ -67,6 +68,9 @@ class StatusWriter:
 
     async def persist_inventory(self, app: Manifest, entries: list[inventory.Entry], revision: Revision) -> None:
         """Record the inventory before the first write of a sync (a crash mid-sync orphans nothing)."""
+        self.recorder.notify(
+            app, "info", "Progressing", f"applying revision {revision.sha[:12]}", revision=revision.sha
+        )
         await self.patch(
             app,
             {
@@ -106,7 +110,10 @@ class StatusWriter:
         before = conditions.find(old.get("conditions"), kind) or {}
         if before.get("message") != exc.message or before.get("status") != "True":
             log.warning("reconcile failed", app=_key(app), condition=kind, reason=exc.reason, error=exc.message)
-            await self.recorder.emit(app, "Warning", exc.reason, exc.message)
+            sha = revision.sha if revision is not None else ""
+            await self.recorder.emit(
+                app, "Warning", exc.reason, exc.message, revision=sha, metadata={"condition": kind}
+            )
         await self.patch(app, status)
 
     async def outcome(
@@ -146,7 +153,9 @@ class StatusWriter:
         fought = p.memory.fight_guard.fights()
         status["conditions"] = conditions.apply(old.get("conditions"), wanted + _fight_condition(wanted, fought), now)
         _handled(app, status)
-        await self._events(app, outcome, decision, sync)
+        facts = {"sync": sync, "health": app_health.status.value}
+        await self._events(app, outcome, decision, sync, revision.sha, facts)
+        self._health_changed(app, old, app_health.status.value, app_health.message, revision.sha, facts)
         changed = {key: value for key, value in status.items() if old.get(key) != value}
         if "inventory" in changed:
             changed["inventory"] = _merge_patch_of(old, "inventory", changed["inventory"])
@@ -155,17 +164,30 @@ class StatusWriter:
         metrics.set_app_info(p.namespace, p.name, sync, app_health.status.value, revision.sha[:12])
         return Report(sync, app_health.status.value)
 
-    async def _events(self, app: Manifest, outcome: SyncOutcome, decision: Decision, sync: str) -> None:
+    def _health_changed(
+        self, app: Manifest, old: dict[str, Any], health: str, message: str, sha: str, facts: dict[str, str]
+    ) -> None:
+        """Notify (no Event) when health degrades or recovers (notifications, SPEC §14)."""
+        change = health_notice(str((old.get("health") or {}).get("status") or ""), health, message)
+        if change is not None:
+            self.recorder.notify(app, change[0], change[1], change[2], revision=sha, metadata=facts)
+
+    async def _events(
+        self, app: Manifest, outcome: SyncOutcome, decision: Decision, sync: str, sha: str, facts: dict[str, str]
+    ) -> None:
         for change in outcome.changes:
             if change.action is not Action.FAILED:
                 metrics.OBJECTS_APPLIED.labels(change.action.value).inc()
         if outcome.invalid:
-            await self.recorder.emit(app, "Warning", "ValidationFailed", outcome.invalid[0].message)
+            message = outcome.invalid[0].message
+            await self.recorder.emit(app, "Warning", "ValidationFailed", message, revision=sha, metadata=facts)
         elif outcome.failed:
-            await self.recorder.emit(app, "Warning", "SyncFailed", outcome.failed[0].message)
+            await self.recorder.emit(
+                app, "Warning", "SyncFailed", outcome.failed[0].message, revision=sha, metadata=facts
+            )
         elif outcome.wrote or _pruned(outcome):
             reason = "DriftCorrected" if decision.heal_only else "Synced"
-            await self.recorder.emit(app, "Normal", reason, _summary(outcome))
+            await self.recorder.emit(app, "Normal", reason, _summary(outcome), revision=sha, metadata=facts)
         before = conditions.find((app.get("status") or {}).get("conditions"), "SyncError") or {}
         if outcome.conflicts and before.get("reason") != "Conflict":
             for conflict in outcome.conflicts:
