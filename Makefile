@@ -46,3 +46,10 @@ bench: deps venv kube
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+
+# the dashboard pictures in docs/images/ (shown in the README): the browser tests, writing their
+# screenshots there (`make test` writes them to a temporary directory and leaves the tree clean)
+.PHONY: screenshots
+screenshots: deps venv kube
+	@echo "▸ browser tests → docs/images/*.png"
+	@GITWARD_SCREENSHOTS=1 $(BIN)/pytest tests/e2e -q

@@ -20,13 +20,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
-from tests.support.gitserver import GitHttpServer
 
 from bench import apiserver, workloads
 from bench.apiserver import ApiServer
 from bench.controller import Gitward
 from gitward.core.applications import API_VERSION
 from gitward.devcluster import cluster
+from gitward.testing.githttp import GitHttpServer
 
 
 @dataclass(frozen=True)

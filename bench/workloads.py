@@ -10,10 +10,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
-from tests.support.gitserver import GitHttpServer, Repo
 
 from bench.apiserver import Manifest
 from gitward.core.applications import API_VERSION
+from gitward.testing.githttp import GitHttpServer
+from gitward.testing.gitrepos import Repo
 
 BENCH_LABEL = {"app.kubernetes.io/part-of": "gitward-bench"}
 

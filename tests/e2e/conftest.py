@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -109,6 +110,13 @@ async def browser() -> AsyncIterator[Browser]:
             yield chromium
         finally:
             await chromium.close()
+
+
+@pytest.fixture
+def screenshots(tmp_path: Path) -> Path:
+    """Where the tests save their screenshots: docs/images/ with GITWARD_SCREENSHOTS=1 (`make
+    screenshots`), otherwise the test's temporary directory (a test run changes no tracked file)."""
+    return DOCS_IMAGES if os.environ.get("GITWARD_SCREENSHOTS") == "1" else tmp_path / "screenshots"
 
 
 @pytest.fixture

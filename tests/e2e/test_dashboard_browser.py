@@ -1,11 +1,13 @@
 """The dashboard in a real browser: log in, the application list with its badges and filters, an
 application's resource tree (Deployment → ReplicaSet → Pod, pods run by the node simulator), the
 diff of a live edit, a rollback by an admin, no operation buttons for a viewer, and live updates
-over server-sent events without a reload. Also saves the screenshots in docs/images/."""
+over server-sent events without a reload. Also takes the screenshots of docs/images/: written there
+only with GITWARD_SCREENSHOTS=1 (`make screenshots`), so that `make test` leaves the tree clean."""
 
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
 from playwright.async_api import Browser, Dialog, Page, expect
@@ -18,7 +20,7 @@ from tests.support.fixtures import MakeRepo
 from tests.support.gitserver import GitHttpServer
 
 from . import manifests
-from .conftest import DOCS_IMAGES, VIEWPORT, Site
+from .conftest import VIEWPORT, Site
 
 AUTHOR = ("Grace Hopper", "grace@example.com")
 REVIEWER = ("Alan Turing", "alan@example.com")
@@ -48,6 +50,7 @@ async def test_an_admin_sees_the_tree_and_a_diff_and_rolls_back(
     browser: Browser,
     make_repo: MakeRepo,
     git_http_server: GitHttpServer,
+    screenshots: Path,
 ) -> None:
     repo = make_repo()
     first = repo.commit(manifests.web("1.4.0", "Welcome back"), message="Deploy the storefront 1.4.0", author=AUTHOR)
@@ -101,7 +104,7 @@ async def test_an_admin_sees_the_tree_and_a_diff_and_rolls_back(
     await apps.wait_for(lambda: _ready_replicas(kube, namespace, 4), timeout=30, message="4 ready replicas")
     await page.reload()  # for the picture: all four pods
     await expect(newest.locator(":scope > ul > li")).to_have_count(4)
-    await _screenshot(page, "dashboard-application.png")
+    await _screenshot(page, screenshots, "dashboard-application.png")
 
     # roll back to the first deployment
     history = page.locator("#app-history tbody tr")
@@ -115,9 +118,8 @@ async def test_an_admin_sees_the_tree_and_a_diff_and_rolls_back(
     page.once("dialog", accept)
     await entry.get_by_role("button", name="Roll back").click()
     await expect(page.locator(".flash-success")).to_contain_text("Rollback to history entry 1 requested")
-    await apps.wait_for(lambda: _is(greeting(kube, namespace), "Welcome back"), timeout=30, message="rolled back")
-    web = await kube.get("apps/v1", "Deployment", "web", namespace)
-    assert web["spec"]["template"]["spec"]["containers"][0]["image"].endswith(":1.4.0")
+    # the ConfigMap is applied before the Deployment (kind order): wait for both
+    await apps.wait_for(lambda: _rolled_back(kube, namespace), timeout=30, message="rolled back")
     # ... and the page shows it as it happens
     await page.evaluate("window.__sameDocument = true")
     rolled = page.locator('#app-history tr[data-history-id="3"]')
@@ -133,17 +135,22 @@ async def _ready_replicas(kube: KubeClient, namespace: str, count: int) -> bool:
     return bool((deployment.get("status") or {}).get("readyReplicas") == count)
 
 
-async def _is(value: Any, expected: str) -> bool:
-    return bool(await value == expected)
+async def _rolled_back(kube: KubeClient, namespace: str) -> bool:
+    """The first deployment's greeting and image are live again."""
+    web = await kube.get("apps/v1", "Deployment", "web", namespace)
+    image = str(web["spec"]["template"]["spec"]["containers"][0]["image"])
+    return await greeting(kube, namespace) == "Welcome back" and image.endswith(":1.4.0")
 
 
-async def _screenshot(page: Page, name: str) -> None:
-    """The whole page, as tall as its content (docs/images/, shown in the README)."""
-    DOCS_IMAGES.mkdir(parents=True, exist_ok=True)
+async def _screenshot(page: Page, directory: Path, name: str) -> None:
+    """The whole page, as tall as its content: in docs/images/ (shown in the README) only when
+    asked for (`make screenshots`), else in the test's temporary directory."""
+    directory.mkdir(parents=True, exist_ok=True)
     await page.set_viewport_size({"width": VIEWPORT["width"], "height": 400})
     await page.evaluate("document.activeElement && document.activeElement.blur()")
-    await page.screenshot(path=str(DOCS_IMAGES / name), full_page=True, animations="disabled")
+    await page.screenshot(path=str(directory / name), full_page=True, animations="disabled")
     await page.set_viewport_size(VIEWPORT)  # type: ignore[arg-type]
+    assert (directory / name).read_bytes().startswith(b"\x89PNG"), name
 
 
 async def test_a_viewer_sees_live_updates_and_no_buttons(
@@ -154,6 +161,7 @@ async def test_a_viewer_sees_live_updates_and_no_buttons(
     browser: Browser,
     make_repo: MakeRepo,
     git_http_server: GitHttpServer,
+    screenshots: Path,
 ) -> None:
     repo = make_repo()
     sha = repo.commit(manifests.platform(), message="Import the shop platform", author=AUTHOR)
@@ -219,7 +227,7 @@ async def test_a_viewer_sees_live_updates_and_no_buttons(
     assert await page.evaluate("window.__sameDocument") is True, "the page was reloaded"
     await apps.wait_status(kube, namespace, "storefront", apps.synced_at(newer))
     await expect(row(page, namespace, "storefront").locator("code.sha")).to_have_text(newer[:7])
-    await _screenshot(page, "dashboard-list.png")
+    await _screenshot(page, screenshots, "dashboard-list.png")
 
     # without JavaScript: the same data, and the filters still work (their button submits the form)
     plain = await site.login(browser, "viewer", javascript=False)

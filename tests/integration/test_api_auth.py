@@ -4,7 +4,6 @@ the JSON-only rule, anonymous loopback mode, and `gitward run --auth-file` as a 
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -163,9 +162,9 @@ async def test_gitward_run_with_an_auth_file(
         assert items[0]["name"] == "web"
         async with http.stream("GET", "/api/v1/events", headers=viewer) as events:
             assert events.status_code == 200
-            started = time.monotonic()
-            assert proc.stop() == 0  # an open event stream does not hold up a graceful shutdown
-            assert time.monotonic() - started < 10
+            # an open event stream does not hold up a graceful shutdown: stop() waits for the exit
+            # (bounded, then SIGKILL: a hang fails as a non-zero code), no time limit to flake on
+            assert proc.stop() == 0
     log = proc.log.read_text()
     assert f"listen=0.0.0.0:{proc.port}" in log  # an auth file lets --listen through
     assert "auth file loaded" in log and "admin_tokens=1" in log and "viewer_tokens=1" in log

@@ -46,16 +46,16 @@ async def test_probes_and_metrics(
     processes.append(proc)
     proc.wait_http()
     await kube.create(apps.application("app", namespace, f"file://{repo.path}"))
-    await apps.wait_status(kube, namespace, "app", apps.synced_at(sha))
+    await apps.wait_status(kube, namespace, "app", apps.all_of(apps.synced_at(sha), apps.healthy))
     assert proc.get("/healthz")[0] == 200
     code, body = proc.get("/readyz")
     assert code == 200 and '"leader":true' in body.replace(" ", "")
     assert "identity" not in body and socket.gethostname() not in body  # anonymous: never who leads
-    code, metrics = proc.get("/metrics")
-    assert code == 200
+    # the reconcile is observed once it returned, after its status write: wait for the series, not the status
+    app_info = f'gitward_app_info{{health_status="Healthy",name="app",namespace="{namespace}"'
+    metrics = await _metrics_with(proc, app_info, _reconciled("app", namespace))
     for name in (
         "gitward_reconcile_duration_seconds_bucket",
-        "gitward_app_info{",
         "gitward_sync_total",
         "gitward_objects_applied_total{",
         "gitward_drift_corrections_total",
@@ -64,8 +64,23 @@ async def test_probes_and_metrics(
         "process_resident_memory_bytes",
     ):
         assert name in metrics, name
-    assert f'gitward_app_info{{health_status="Healthy",name="app",namespace="{namespace}"' in metrics
     assert proc.stop() == 0
+
+
+async def _metrics_with(proc: GitwardProcess, *series: str) -> str:
+    """The process's /metrics once every one of `series` is in it (a bounded wait: fails only on a hang)."""
+
+    def check() -> str | None:
+        code, text = proc.get("/metrics")
+        return text if code == 200 and all(s in text for s in series) else None
+
+    found: str = await apps.wait_for(check, timeout=30, message=f"metrics {series}")
+    return found
+
+
+def _reconciled(name: str, namespace: str) -> str:
+    """The reconcile-duration series of one Application: present once a reconcile of it returned."""
+    return f'gitward_reconcile_duration_seconds_count{{name="{name}",namespace="{namespace}"'
 
 
 async def test_only_the_lease_holder_writes(
@@ -89,11 +104,9 @@ async def test_only_the_lease_holder_writes(
     cm = await kube.get("v1", "ConfigMap", "cm-0", namespace)
     managers = [m for m in cm["metadata"]["managedFields"] if m["manager"] == "gitward"]
     assert len(managers) == 1
-    # the standby reconciled nothing: no reconcile metric for this app
-    standby_metrics = second.get("/metrics")[1]
-    assert f'gitward_reconcile_duration_seconds_count{{name="app",namespace="{namespace}"' not in standby_metrics
-    leader_metrics = first.get("/metrics")[1]
-    assert f'gitward_reconcile_duration_seconds_count{{name="app",namespace="{namespace}"' in leader_metrics
+    # the leader's reconcile has returned (its metric is there); the standby reconciled nothing
+    await _metrics_with(first, _reconciled("app", namespace))
+    assert _reconciled("app", namespace) not in second.get("/metrics")[1]
     lease = await kube.get(LEASE_API, "Lease", "gitward-controller", namespace)
     assert lease["spec"]["holderIdentity"] == holder
 
@@ -103,8 +116,13 @@ async def test_only_the_lease_holder_writes(
     sha = repo.commit({"cm2.yaml": CONFIGMAP.format(i=2)})
     await kube.patch("gitward.dev/v1alpha1", "Application", "app", namespace,
                      {"metadata": {"annotations": {"gitward.dev/refresh": "after-takeover"}}})  # fmt: skip
-    status = await apps.wait_status(kube, namespace, "app", apps.synced_at(sha), timeout=60)
-    assert status["lastHandledRefresh"] == "after-takeover"
+    # the new leader's first full re-check may reach the new commit before it handles the refresh
+    # annotation: wait for both, then check what the new leader wrote
+    ready = apps.all_of(apps.synced_at(sha), apps.refreshed("after-takeover"))
+    await apps.wait_status(kube, namespace, "app", ready, timeout=60)
+    cm2 = await kube.get("v1", "ConfigMap", "cm-2", namespace)
+    assert [m["manager"] for m in cm2["metadata"]["managedFields"] if m["manager"] == "gitward"] == ["gitward"]
+    await _metrics_with(second, _reconciled("app", namespace))
 
 
 def _leader(proc: GitwardProcess) -> bool:
@@ -176,9 +194,16 @@ async def test_shards_lead_their_own_leases_and_a_standby_takes_over(
         await kube.create(apps.application(name, namespace, f"file://{repo.path}", name))
     for name in names:
         await apps.wait_status(kube, namespace, name, apps.synced_at(repo.head()), timeout=60)
-    owned = {index: proc.get("/metrics")[1] for index, proc in ((0, shard0), (1, shard1))}
+
+    def by_shard() -> dict[int, str] | None:
+        """Both shards' metrics once every Application's reconcile has returned in one of them."""
+        owned = {index: proc.get("/metrics")[1] for index, proc in ((0, shard0), (1, shard1))}
+        done = all(_reconciled(name, namespace) in owned[0] + owned[1] for name in names)
+        return owned if done else None
+
+    owned = await apps.wait_for(by_shard, timeout=30, message="every reconcile observed")
     for name in names:
-        series = f'gitward_reconcile_duration_seconds_count{{name="{name}",namespace="{namespace}"'
+        series = _reconciled(name, namespace)
         assert (series in owned[0]) != (series in owned[1]), f"{name} must be reconciled by exactly one shard"
 
     # a standby for shard 1 waits; the leader dies by SIGKILL; the standby takes the shard's Lease

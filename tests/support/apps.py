@@ -91,6 +91,16 @@ def healthy(s: Status) -> bool:
     return (s.get("health") or {}).get("status") == "Healthy"
 
 
+def refreshed(request: str) -> Callable[[Status], bool]:
+    """The controller handled the refresh request whose `gitward.dev/refresh` value is `request`."""
+    return lambda s: s.get("lastHandledRefresh") == request
+
+
+def all_of(*predicates: Callable[[Status], bool]) -> Callable[[Status], bool]:
+    """Every predicate holds for the same status (wait for what the assertions need, all at once)."""
+    return lambda s: all(predicate(s) for predicate in predicates)
+
+
 @asynccontextmanager
 async def running_controller(
     kube: KubeClient, namespace: str, cache_dir: Path, **config: Any

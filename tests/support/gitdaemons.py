@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 from types import TracebackType
 
-from tests.support.gitrepos import BareRepos, git_env
+from gitward.testing.gitrepos import BareRepos, git_env
 
 __all__ = ["GitDaemon", "ServerStartError", "SshGitServer", "free_port", "generate_key"]
 

@@ -1,5 +1,8 @@
 """Real Git servers and repositories for gitward's tests — the one module tests import.
 
+Repositories and the smart-HTTP server come from `gitward.testing` (shared with bench/); the git
+daemon and sshd servers are the tests' own (`tests.support.gitdaemons`).
+
     Repo            a working repository: commit files/symlinks/deletions, branch, tag, push
     GitHttpServer   smart HTTP (git http-backend behind a real HTTP server), auth none/Basic/Bearer,
                     records requests (`fetches()`, `upload_pack_posts()`, `count(...)`)
@@ -13,9 +16,9 @@ The pytest fixtures that manage their lifetimes are in `tests.support.fixtures`.
 
 from __future__ import annotations
 
+from gitward.testing.githttp import BasicAuth, BearerAuth, GitHttpServer, HttpRequest
+from gitward.testing.gitrepos import BareRepos, FileContent, Repo, Symlink, git_env, init_bare, run_git
 from tests.support.gitdaemons import GitDaemon, ServerStartError, SshGitServer, free_port, generate_key
-from tests.support.githttp import BasicAuth, BearerAuth, GitHttpServer, HttpRequest
-from tests.support.gitrepos import BareRepos, FileContent, Repo, Symlink, git_env, init_bare, run_git
 
 __all__ = [
     "BareRepos",

@@ -15,15 +15,15 @@ import hashlib
 import io
 import tarfile
 import textwrap
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
 from typing import cast
 
 import yaml
+
+from gitward.testing.loopback import LoopbackServer
 
 __all__ = ["ChartRepoServer", "chart_archive"]
 
@@ -49,7 +49,7 @@ class _Published:
 
 
 @dataclass
-class ChartRepoServer:
+class ChartRepoServer(LoopbackServer):
     """Serves published charts at `url` (http://127.0.0.1:<port>/charts)."""
 
     auth: tuple[str, str] | None = None
@@ -57,32 +57,14 @@ class ChartRepoServer:
     requests: list[tuple[str, str]] = field(default_factory=list)  # (path, Authorization header)
     published: list[_Published] = field(default_factory=list)
     port: int = 0
-    _httpd: ThreadingHTTPServer | None = None
     _endless: set[str] = field(default_factory=set)
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}/charts"
 
-    def start(self) -> ChartRepoServer:
-        handler = type("Handler", (_Handler,), {"repo": self})
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self._httpd.daemon_threads = True
-        self.port = self._httpd.server_address[1]
-        threading.Thread(target=self._httpd.serve_forever, args=(0.05,), daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        if self._httpd is not None:
-            self._httpd.shutdown()
-            self._httpd.server_close()
-            self._httpd = None
-
-    def __enter__(self) -> ChartRepoServer:
-        return self.start()
-
-    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
-        self.stop()
+    def bind(self) -> ThreadingHTTPServer:
+        return ThreadingHTTPServer(("127.0.0.1", 0), type("Handler", (_Handler,), {"repo": self}))
 
     def publish(self, name: str, version: str, files: dict[str, str | bytes]) -> str:
         """Pack and serve a chart version (Chart.yaml is added when missing); its sha256 digest."""

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import sys
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -77,8 +78,11 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-def _finish(progress: waiting.Progress) -> None:
-    """Report the end of a `--wait` and exit with its code."""
+def _request(session: sessions.Session, work: Callable[[KubeClient], Awaitable[waiting.Progress | None]]) -> None:
+    """Run an operation's `work`; after a `--wait` (a Progress), report its end and exit with its code."""
+    progress = sessions.run(session, work)
+    if progress is None:
+        return
     if progress.code == 0:
         _print(Text(progress.message))
         return
@@ -224,9 +228,7 @@ def sync(
             return None
         return await _follow(client, namespace, name, waiting.sync_judge(request), seconds, "sync")
 
-    progress = sessions.run(_session(kubeconfig, context, namespace), work)
-    if progress is not None:
-        _finish(progress)
+    _request(_session(kubeconfig, context, namespace), work)
 
 
 @app.command()
@@ -249,9 +251,7 @@ def refresh(
             return None
         return await _follow(client, namespace, name, waiting.refresh_judge(request), seconds, "refresh")
 
-    progress = sessions.run(_session(kubeconfig, context, namespace), work)
-    if progress is not None:
-        _finish(progress)
+    _request(_session(kubeconfig, context, namespace), work)
 
 
 @app.command()
@@ -283,9 +283,7 @@ def rollback(
             return None
         return await _follow(client, namespace, name, waiting.sync_judge(request), seconds, "rollback")
 
-    progress = sessions.run(_session(kubeconfig, context, namespace), work)
-    if progress is not None:
-        _finish(progress)
+    _request(_session(kubeconfig, context, namespace), work)
 
 
 def _set_suspend(session: sessions.Session, name: str, suspend: bool) -> None:
@@ -294,6 +292,8 @@ def _set_suspend(session: sessions.Session, name: str, suspend: bool) -> None:
         await operations.set_suspend(client, session.namespace, name, suspend)
 
     sessions.run(session, work)
+    done = "suspended: automated sync is paused" if suspend else "resumed: automated sync is active again"
+    _print(f"Application {session.namespace}/{name} {done}")
 
 
 @app.command()
@@ -305,7 +305,6 @@ def suspend(
 ) -> None:
     """Pause automated sync (spec.suspend=true); manual syncs still work."""
     _set_suspend(_session(kubeconfig, context, namespace), name, True)
-    _print(f"Application {namespace}/{name} suspended: automated sync is paused")
 
 
 @app.command()
@@ -317,7 +316,6 @@ def resume(
 ) -> None:
     """Resume automated sync (spec.suspend=false)."""
     _set_suspend(_session(kubeconfig, context, namespace), name, False)
-    _print(f"Application {namespace}/{name} resumed: automated sync is active again")
 
 
 @app.command()
@@ -349,9 +347,7 @@ def delete(
             return None
         return await _follow(client, namespace, name, waiting.deletion_judge, seconds, "delete")
 
-    progress = sessions.run(_session(kubeconfig, context, namespace), work)
-    if progress is not None:
-        _finish(progress)
+    _request(_session(kubeconfig, context, namespace), work)
 
 
 async def _deletion_policy(client: KubeClient, found: Manifest, cascade: bool | None) -> bool:

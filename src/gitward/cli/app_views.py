@@ -20,6 +20,7 @@ from rich.text import Text
 
 from gitward.core import redaction
 from gitward.core.manifests import Manifest
+from gitward.server import views
 from gitward.status import compaction
 
 SHORT_SHA = 7
@@ -103,7 +104,8 @@ def styled(value: object, styles: dict[str, str]) -> Text:
     return Text(text, style=styles.get(text, ""))
 
 
-def _status(app: Manifest) -> dict[str, Any]:
+def status_of(app: Manifest) -> dict[str, Any]:
+    """The Application's status ({} when it has none, or a wrong-typed one)."""
     status = app.get("status")
     return status if isinstance(status, dict) else {}
 
@@ -114,16 +116,16 @@ def _part(mapping: dict[str, Any], key: str) -> dict[str, Any]:
 
 
 def sync_of(app: Manifest) -> str:
-    return str(_part(_status(app), "sync").get("status") or "Unknown")
+    return str(_part(status_of(app), "sync").get("status") or "Unknown")
 
 
 def health_of(app: Manifest) -> str:
-    return str(_part(_status(app), "health").get("status") or "Unknown")
+    return str(_part(status_of(app), "health").get("status") or "Unknown")
 
 
 def last_sync(app: Manifest) -> str:
     """When the last operation finished (or started, while it runs)."""
-    operation = _part(_status(app), "operationState")
+    operation = _part(status_of(app), "operationState")
     return str(operation.get("finishedAt") or operation.get("startedAt") or "")
 
 
@@ -157,7 +159,7 @@ def list_table(items: Iterable[Manifest], now: dt.datetime, *, all_namespaces: b
     for app in items:
         meta = app.get("metadata") or {}
         names = [meta.get("name", ""), meta.get("namespace", "")][: len(columns)]
-        revision = _part(_status(app), "sync").get("revision")
+        revision = _part(status_of(app), "sync").get("revision")
         table.add_row(
             *names,
             styled(sync_of(app), SYNC_STYLES),
@@ -175,20 +177,20 @@ def list_table(items: Iterable[Manifest], now: dt.datetime, *, all_namespaces: b
 def summary(app: Manifest, now: dt.datetime) -> RenderableType:
     """Everything a user wants to know about one Application, top to bottom."""
     parts: list[RenderableType] = [_overview(app, now)]
-    conditions = [c for c in _status(app).get("conditions") or [] if isinstance(c, dict)]
+    conditions = [c for c in status_of(app).get("conditions") or [] if isinstance(c, dict)]
     if conditions:
         parts += [Text(""), Text("Conditions", style="bold"), _conditions_table(conditions, now)]
-    resources = compaction.expand_rows(_status(app))  # every object, also from a compacted status
+    resources = compaction.expand_rows(status_of(app))  # every object, also from a compacted status
     if resources:
         parts += [Text(""), Text("Resources", style="bold"), _resources_table(resources)]
     return Group(*parts)
 
 
 def _overview(app: Manifest, now: dt.datetime) -> Table:
-    meta, spec, status = app.get("metadata") or {}, _part(app, "spec"), _status(app)
+    meta, spec, status = app.get("metadata") or {}, _part(app, "spec"), status_of(app)
     source, destination = _source(app), _part(spec, "destination")
     sync, health = _part(status, "sync"), _part(status, "health")
-    operation = _part(status, "operationState")
+    operation = views.operation(status)
     grid = Table.grid(padding=(0, 2))
     grid.add_column(style="bold")
     grid.add_column(overflow="fold")
@@ -199,13 +201,13 @@ def _overview(app: Manifest, now: dt.datetime) -> Table:
         ("Path", str(source.get("path") or ".")),
         ("Target", str(source.get("targetRevision") or "HEAD")),
         ("Destination", f"{destination.get('cluster') or 'in-cluster'} / {destination.get('namespace') or '-'}"),
-        ("Sync policy", _policy(spec)),
+        ("Sync policy", _policy_line(spec)),
         ("Sync", Text.assemble(styled(sync_of(app), SYNC_STYLES), f"  {short(sync.get('revision'))}")),
         ("Health", Text.assemble(styled(health_of(app), HEALTH_STYLES), _suffix(health))),
         ("Last synced", short(status.get("lastSyncedRevision"))),
     ]
-    if operation:
-        rows.append(("Operation", _operation(operation, now)))
+    if operation is not None:
+        rows.append(("Operation", _operation_line(operation, now)))
     for label, value in rows:
         grid.add_row(label, value)
     return grid
@@ -215,26 +217,23 @@ def _suffix(health: dict[str, Any]) -> str:
     return f"  {health['message']}" if health.get("message") else ""
 
 
-def _policy(spec: dict[str, Any]) -> Text:
-    policy = _part(spec, "syncPolicy")
-    automated = policy.get("automated")
-    if isinstance(automated, dict):
-        flags = [name for name in ("prune", "selfHeal", "allowEmpty") if automated.get(name)]
-        text = "automated" + (f" ({', '.join(flags)})" if flags else "")
-    else:
-        text = "manual"
-    text += f", every {policy.get('interval') or '3m'}"
-    if spec.get("suspend"):
+def _policy_line(spec: dict[str, Any]) -> Text:
+    """`automated (prune, selfHeal), every 3m`, or `manual, every 1m, SUSPENDED`."""
+    policy = views.policy(spec)
+    text = "manual"
+    if policy.automated:
+        text = "automated" + (f" ({', '.join(policy.flags)})" if policy.flags else "")
+    text += f", every {policy.interval or '3m'}"
+    if policy.suspended:
         return Text.assemble((text + ", ", ""), ("SUSPENDED", "bold yellow"))
     return Text(text)
 
 
-def _operation(operation: dict[str, Any], now: dt.datetime) -> Text:
-    phase = str(operation.get("phase") or "-")
-    when = operation.get("finishedAt") or operation.get("startedAt")
-    text = Text.assemble(styled(phase, RESULT_STYLES), f"  {short(operation.get('revision'))}  {age(when, now)} ago")
-    if operation.get("message"):
-        text.append(f"  {operation['message']}")
+def _operation_line(operation: views.Operation, now: dt.datetime) -> Text:
+    when = operation.finished_at or operation.started_at
+    text = Text.assemble(styled(operation.phase, RESULT_STYLES), f"  {short(operation.revision)}  {age(when, now)} ago")
+    if operation.message:
+        text.append(f"  {operation.message}")
     return text
 
 
@@ -275,7 +274,7 @@ def _resources_table(resources: list[dict[str, Any]]) -> Table:
 
 
 def history_of(app: Manifest) -> list[dict[str, Any]]:
-    return [h for h in _status(app).get("history") or [] if isinstance(h, dict)]
+    return [h for h in status_of(app).get("history") or [] if isinstance(h, dict)]
 
 
 def history_table(entries: Iterable[dict[str, Any]]) -> Table:

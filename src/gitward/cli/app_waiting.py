@@ -13,8 +13,8 @@ looks at one read of the Application and says whether the wait is over and with 
   condition is then set);
 - a deletion is over when the Application is gone.
 
-`follow` polls, shows the progress (a rich spinner on a terminal, one plain line per change
-otherwise) and returns the exit code, 2 on timeout.
+`follow` polls, shows the progress (`Display`: a rich spinner on a terminal, one plain line per
+change otherwise) and returns the exit code, 2 on timeout (`timed_out`).
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from rich.console import Console
 from rich.status import Status
 from rich.text import Text
 
+from gitward.cli import app_views
 from gitward.core import applications as apps
 from gitward.core.manifests import Manifest
 from gitward.kube.client import KubeClient
@@ -52,18 +53,13 @@ class Progress:
 Judge = Callable[[Manifest | None], Progress]
 
 
-def _status(app: Manifest) -> dict[str, Any]:
-    status = app.get("status")
-    return status if isinstance(status, dict) else {}
-
-
 def _field(status: dict[str, Any], key: str, sub: str) -> str:
     value = status.get(key)
     return str(value.get(sub) or "") if isinstance(value, dict) else ""
 
 
 def state_line(app: Manifest) -> str:
-    status = _status(app)
+    status = app_views.status_of(app)
     phase = _field(status, "operationState", "phase") or "-"
     sync = _field(status, "sync", "status") or "Unknown"
     health = _field(status, "health", "status") or "Unknown"
@@ -72,7 +68,7 @@ def state_line(app: Manifest) -> str:
 
 def error_condition(app: Manifest) -> str:
     """`Type: message` of the first error condition that is True, or ""."""
-    for cond in _status(app).get("conditions") or []:
+    for cond in app_views.status_of(app).get("conditions") or []:
         if isinstance(cond, dict) and cond.get("type") in ERROR_CONDITIONS and cond.get("status") == "True":
             return f"{cond['type']}: {cond.get('message') or cond.get('reason') or ''}"
     return ""
@@ -84,7 +80,7 @@ def sync_judge(request: str) -> Judge:
     def judge(app: Manifest | None) -> Progress:
         if app is None:
             return Progress("deleted", True, 1, "the Application was deleted while waiting")
-        status, line = _status(app), state_line(app)
+        status, line = app_views.status_of(app), state_line(app)
         if status.get("lastHandledSync") != request:
             return Progress(f"waiting for the controller to pick up the request ({line})")
         phase = _field(status, "operationState", "phase")
@@ -117,7 +113,7 @@ def refresh_judge(request: str) -> Judge:
         if app is None:
             return Progress("deleted", True, 1, "the Application was deleted while waiting")
         line = state_line(app)
-        if _status(app).get("lastHandledRefresh") != request:
+        if app_views.status_of(app).get("lastHandledRefresh") != request:
             return Progress(f"waiting for the controller to pick up the request ({line})")
         refused = error_condition(app)
         if refused:
@@ -136,7 +132,12 @@ def deletion_judge(app: Manifest | None) -> Progress:
     return Progress("waiting for the deletion to start")
 
 
-class _Display:
+def timed_out(last: Progress, timeout: float) -> Progress:
+    """What a wait that ran out of time ends with: exit code 2, and the last state it saw."""
+    return Progress(last.line, True, TIMEOUT_CODE, f"timed out after {timeout:g}s; last state: {last.line}")
+
+
+class Display:
     """A spinner with the latest line on a terminal; otherwise each new line printed once."""
 
     def __init__(self, console: Console, title: str) -> None:
@@ -145,7 +146,7 @@ class _Display:
         self.last = ""
         self.spinner: Status | None = console.status(title) if console.is_terminal else None
 
-    def __enter__(self) -> _Display:
+    def __enter__(self) -> Display:
         if self.spinner is not None:
             self.spinner.start()
         return self
@@ -177,7 +178,7 @@ async def follow(
 ) -> Progress:
     """Poll the Application until `judge` says done or `timeout` passes (then code 2)."""
     deadline = time.monotonic() + timeout
-    with _Display(console, title) as display:
+    with Display(console, title) as display:
         while True:
             app = await client.get_or_none(apps.API_VERSION, "Application", name, namespace)
             progress = judge(app)
@@ -185,6 +186,5 @@ async def follow(
             if progress.done:
                 return progress
             if time.monotonic() >= deadline:
-                message = f"timed out after {timeout:g}s; last state: {progress.line}"
-                return Progress(progress.line, True, TIMEOUT_CODE, message)
+                return timed_out(progress, timeout)
             await asyncio.sleep(interval)

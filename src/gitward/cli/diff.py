@@ -5,9 +5,10 @@ Called by the `diff` command below (a local checkout, e.g. a pull request's) and
 controller's pipeline up to the decision, without the controller and without writing anything:
 
     render (gitward.rendering; a chart for the Application's release and the cluster's capabilities)
-    → normalise for the Application (planning.normalizing, scopes from discovery) → GET each live
-    object → comparing.needs_apply → diffing.unified (Secret values masked)
-    + inventory entries no longer rendered → prune diffs
+    → normalise for the Application (`normalized`: planning.normalizing, scopes from discovery)
+    → GET each live object and each prune candidate (gitward.server.diffs.read_live, shared with the
+    server's diffs) → `decide` (pure): comparing.needs_apply → diffing.unified (Secret values
+    masked), + inventory entries no longer rendered → prune diffs
 
 Unified diffs go to stdout, one line per differing object (why it differs) to stderr. Exit codes as
 `kubectl diff`: 0 nothing differs, 1 something does, 2 error.
@@ -18,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import tempfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
@@ -36,6 +37,7 @@ from gitward.core.manifests import Manifest, ObjectRef
 from gitward.devcluster import assets
 from gitward.kube.client import KubeClient
 from gitward.planning import comparing, conflicts, diffing, inventory, normalizing, prune
+from gitward.server import diffs
 from gitward.sourcing import Credentials, Fetcher, Revision
 
 ERROR_CODE = 2
@@ -87,7 +89,8 @@ class Target:
 async def plan(
     client: KubeClient, target: Target, root: Path, source: apps.Source, *, allow_remote_bases: bool = False
 ) -> list[ObjectDiff]:
-    """What syncing `source` from checkout `root` would change for `target` (see the module docstring)."""
+    """What syncing `source` from checkout `root` would change for `target` (see the module docstring):
+    the I/O (render, discovery, live reads) around `decide`."""
     rendered = await asyncio.to_thread(
         rendering.render,
         root,
@@ -95,11 +98,11 @@ async def plan(
         allow_remote_bases=allow_remote_bases,
         target=await _chart_target(client, target, root, source),
     )
-    desired = await normalized(client, target, [r.manifest for r in rendered])
-    gate = asyncio.Semaphore(MAX_CONCURRENT_GETS)
-    lives = await asyncio.gather(*(_live(client, gate, obj["apiVersion"], ObjectRef.of(obj)) for obj in desired))
-    found = [_compare(target, obj, live) for obj, live in zip(desired, lives, strict=True)]
-    return [d for d in found if d is not None] + await _prunes(client, gate, target, desired)
+    objs = [r.manifest for r in rendered]
+    desired = normalized(target, objs, await client.scopes(objs))
+    wanted = [(str(obj["apiVersion"]), ObjectRef.of(obj)) for obj in desired] + prune_candidates(target, desired)
+    lives = await diffs.read_live(client, wanted, concurrency=MAX_CONCURRENT_GETS)
+    return decide(target, desired, {ref: live for (_, ref), live in zip(wanted, lives, strict=True)})
 
 
 async def _chart_target(client: KubeClient, target: Target, root: Path, source: apps.Source) -> rendering.Target:
@@ -111,9 +114,9 @@ async def _chart_target(client: KubeClient, target: Target, root: Path, source: 
     return rendering.Target(target.name, namespace, await capabilities.Discovery(client).get())
 
 
-async def normalized(client: KubeClient, target: Target, objs: list[Manifest]) -> list[Manifest]:
-    """`objs` as the controller would apply them for `target`."""
-    scopes = await client.scopes(objs)
+def normalized(target: Target, objs: list[Manifest], scopes: Mapping[tuple[str, str], bool | None]) -> list[Manifest]:
+    """`objs` as the controller would apply them for `target`; `scopes` says which (group, kind)
+    is namespaced (`KubeClient.scopes`: discovery; None when the kind is unknown)."""
     return normalizing.normalize(
         objs,
         app_namespace=target.namespace,
@@ -123,9 +126,28 @@ async def normalized(client: KubeClient, target: Target, objs: list[Manifest]) -
     )
 
 
-async def _live(client: KubeClient, gate: asyncio.Semaphore, api_version: str, ref: ObjectRef) -> Manifest | None:
-    async with gate:
-        return await client.get_or_none(api_version, ref.kind, ref.name, ref.namespace or None)
+def prune_candidates(target: Target, desired: list[Manifest]) -> list[tuple[str, ObjectRef]]:
+    """(apiVersion, ref) of the inventory entries no longer rendered: what a sync would prune if
+    they are still live. Nothing on an empty render, unless the automated policy allows it (the
+    controller refuses to prune everything on an empty render)."""
+    automated = target.spec.sync_policy.automated
+    if not desired and not (automated and automated.allow_empty):
+        return []
+    gone = inventory.diff(inventory.from_status(target.status.get("inventory")), inventory.entries_of(desired))
+    return [(f"{e.ref.group}/{e.v}" if e.ref.group else e.v, e.ref) for e in gone if inventory.valid_id(e.id)]
+
+
+def decide(target: Target, desired: list[Manifest], live: Mapping[ObjectRef, Manifest | None]) -> list[ObjectDiff]:
+    """The objects a sync would change, from plain data: each desired object against its live
+    counterpart in `live` (missing: not live), then the prune candidates that are live and not
+    protected from pruning."""
+    found = [_compare(target, obj, live.get(ObjectRef.of(obj))) for obj in desired]
+    prunes = [
+        ObjectDiff(ref, "prune", "no longer rendered from Git", diffing.unified(None, obj))
+        for _, ref in prune_candidates(target, desired)
+        if (obj := live.get(ref)) is not None and prune.skip_reason(obj, target.namespace, target.name) is None
+    ]
+    return [d for d in found if d is not None] + prunes
 
 
 def _compare(target: Target, desired: Manifest, live: Manifest | None) -> ObjectDiff | None:
@@ -137,24 +159,6 @@ def _compare(target: Target, desired: Manifest, live: Manifest | None) -> Object
     if decision.action == "none":
         return None
     return ObjectDiff(ref, decision.action, decision.reason, diffing.unified(desired, live))
-
-
-async def _prunes(
-    client: KubeClient, gate: asyncio.Semaphore, target: Target, desired: list[Manifest]
-) -> list[ObjectDiff]:
-    """Inventory entries no longer rendered whose live object a sync would delete."""
-    automated = target.spec.sync_policy.automated
-    if not desired and not (automated and automated.allow_empty):
-        return []  # the controller refuses to prune everything on an empty render
-    gone = inventory.diff(inventory.from_status(target.status.get("inventory")), inventory.entries_of(desired))
-    entries = [e for e in gone if inventory.valid_id(e.id)]
-    versions = [f"{e.ref.group}/{e.v}" if e.ref.group else e.v for e in entries]
-    lives = await asyncio.gather(*(_live(client, gate, v, e.ref) for e, v in zip(entries, versions, strict=True)))
-    return [
-        ObjectDiff(entry.ref, "prune", "no longer rendered from Git", diffing.unified(None, live))
-        for entry, live in zip(entries, lives, strict=True)
-        if live is not None and prune.skip_reason(live, target.namespace, target.name) is None
-    ]
 
 
 # ------------------------------------------------------------------ sources

@@ -1,7 +1,7 @@
 """Raw Kubernetes manifests as plain data, and the identity of an object.
 
 Every layer passes objects around as `Manifest` dicts (what YAML and the API server give us); this
-module gives them names (`ObjectRef`) and a few read-only accessors so call sites stay readable.
+module gives them a name (`ObjectRef`) and splits their apiVersion.
 """
 
 from __future__ import annotations
@@ -50,19 +50,3 @@ class ObjectRef:
         if self.namespace:
             return f"{self.kind}/{self.namespace}/{self.name}"
         return f"{self.kind}/{self.name}"
-
-
-def name_of(obj: Manifest) -> str:
-    return str((obj.get("metadata") or {}).get("name", ""))
-
-
-def namespace_of(obj: Manifest) -> str:
-    return str((obj.get("metadata") or {}).get("namespace") or "")
-
-
-def annotations_of(obj: Manifest) -> dict[str, str]:
-    return dict((obj.get("metadata") or {}).get("annotations") or {})
-
-
-def labels_of(obj: Manifest) -> dict[str, str]:
-    return dict((obj.get("metadata") or {}).get("labels") or {})

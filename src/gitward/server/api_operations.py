@@ -19,11 +19,8 @@ import pydantic
 from fastapi import APIRouter, Depends, HTTPException, Request
 
 from gitward.controller import operations
-from gitward.core.logging import get_logger
 from gitward.server import auth, backend, errors, schemas, security
 from gitward.server.api_applications import ONE, application
-
-log = get_logger(__name__)
 
 Backend = Annotated[backend.Backend, Depends(backend.of)]
 MAX_BODY = 64 * 1024
@@ -71,10 +68,6 @@ def _where(exc: Exception) -> str:
     return "cannot decode" if isinstance(exc, ValueError) else "nested too deeply"
 
 
-def _audit(operation: str, namespace: str, name: str, principal: auth.Principal, **extra: Any) -> None:
-    log.info("operation requested", operation=operation, app=f"{namespace}/{name}", user=principal.name, **extra)
-
-
 @router.post(
     "/applications/{namespace}/{name}/sync",
     response_model=schemas.OperationAccepted,
@@ -90,7 +83,7 @@ async def sync(
     value = await operations.request_sync(
         server.client, namespace, name, body.revision or "", body.prune, initiated_by="manual"
     )
-    _audit("sync", namespace, name, principal, revision=body.revision or "", prune=body.prune)
+    auth.audit("sync", namespace, name, principal, revision=body.revision or "", prune=body.prune)
     return schemas.OperationAccepted(namespace=namespace, name=name, operation="sync", request=value)
 
 
@@ -107,7 +100,7 @@ async def refresh(
     await parse(request, schemas.RefreshRequest)
     await application(namespace, name, server)
     value = await operations.request_refresh(server.client, namespace, name, initiated_by="manual")
-    _audit("refresh", namespace, name, principal)
+    auth.audit("refresh", namespace, name, principal)
     return schemas.OperationAccepted(namespace=namespace, name=name, operation="refresh", request=value)
 
 
@@ -128,5 +121,5 @@ async def rollback(
         value = await operations.rollback(server.client, namespace, name, body.id)
     except operations.OperationError as exc:
         raise HTTPException(404, str(exc)) from None
-    _audit("rollback", namespace, name, principal, id=body.id)
+    auth.audit("rollback", namespace, name, principal, id=body.id)
     return schemas.OperationAccepted(namespace=namespace, name=name, operation="rollback", request=value)

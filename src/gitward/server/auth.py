@@ -49,13 +49,16 @@ __all__ = [
     "RateLimiter",
     "SessionStore",
     "Viewer",
+    "audit",
     "authenticate",
+    "client_host",
     "csrf_token",
     "install",
     "read_form",
     "require_admin",
     "require_viewer",
     "router",
+    "safe_next",
 ]
 
 log = get_logger(__name__)
@@ -257,17 +260,22 @@ class SessionInfo(BaseModel):
     csrfToken: str | None = None
 
 
-def _safe_next(target: str | None) -> str:
-    """Only local absolute paths: never `//host`, `/\\host` or a scheme (open redirect)."""
-    if not target or not target.startswith("/") or target.startswith(("//", "/\\")):
+def safe_next(target: str | None) -> str:
+    """Where to go after logging in: a local absolute path, else "/" — never `//host`, `/\\host`, a
+    scheme or a control character (open redirect). Also used by the dashboard's login page."""
+    if not target or not target.startswith("/") or target.startswith(("//", "/\\")) or len(target) > 2048:
         return "/"
-    if any(ord(c) < 0x21 or c == "\\" for c in target) or len(target) > 2048:
-        return "/"
-    return target
+    return "/" if any(ord(c) < 0x21 or c in "\\\x7f" for c in target) else target
 
 
-def _client(request: Request) -> str:
+def client_host(request: Request) -> str:
+    """The peer's address, for rate limits and logs ("unknown" when the server does not know it)."""
     return request.client.host if request.client is not None else "unknown"
+
+
+def audit(operation: str, namespace: str, name: str, principal: Principal, **extra: object) -> None:
+    """Log who requested an operation on an Application (the REST API's and the dashboard's forms)."""
+    log.info("operation requested", operation=operation, app=f"{namespace}/{name}", user=principal.name, **extra)
 
 
 _LOGIN_PAGE = """<!doctype html>
@@ -285,7 +293,7 @@ _LOGIN_PAGE = """<!doctype html>
 @router.get("/login", include_in_schema=False)
 async def login_page(request: Request) -> HTMLResponse:
     error = '<p role="alert">Invalid token.</p>' if request.query_params.get("error") else ""
-    target = html.escape(_safe_next(request.query_params.get("next")), quote=True)
+    target = html.escape(safe_next(request.query_params.get("next")), quote=True)
     return HTMLResponse(_LOGIN_PAGE.format(error=error, next=target))
 
 
@@ -293,7 +301,7 @@ async def login_page(request: Request) -> HTMLResponse:
 async def login(request: Request) -> Response:
     """Form `token` (+ `next`) → a session cookie and a redirect to `next`; rate limited per client."""
     state = state_of(request)
-    wait = state.login_limiter.allow(_client(request))
+    wait = state.login_limiter.allow(client_host(request))
     if wait > 0:
         raise HTTPException(429, "too many login attempts; try again later", headers={"Retry-After": f"{wait:.0f}"})
     if not same_origin(request):
@@ -302,16 +310,16 @@ async def login(request: Request) -> Response:
     if media_type != FORM_TYPE:
         raise HTTPException(415, f"log in with a {FORM_TYPE} form")
     form = await read_form(request)
-    target = _safe_next(form.get("next"))
+    target = safe_next(form.get("next"))
     if state.anonymous:
         return RedirectResponse(target, 303)
     entry = state.tokens.find(form.get("token", "")[:MAX_TOKEN_LENGTH])
     if entry is None:
-        log.warning("login failed", client=_client(request))
+        log.warning("login failed", client=client_host(request))
         query = urllib.parse.urlencode({"error": "invalid", "next": target})
         return RedirectResponse(f"/login?{query}", 303)
     session_id, _ = state.sessions.create(entry.name, entry.role.value)
-    log.info("login", user=entry.name, role=entry.role.value, client=_client(request))
+    log.info("login", user=entry.name, role=entry.role.value, client=client_host(request))
     response = RedirectResponse(target, 303)
     response.set_cookie(
         SESSION_COOKIE,

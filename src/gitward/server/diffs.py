@@ -1,14 +1,21 @@
-"""`GET /api/v1/applications/{ns}/{name}/diff`: for each OutOfSync object of an Application, a
-unified diff (live → desired) of the fields gitward manages, Secret values masked.
+"""Diffs of live objects against the desired ones, and the live reads every diff starts from.
 
-Called by gitward.server.api_applications. The desired objects are the in-process controller's
-last render (only the leader has it); live objects are read with the server's Kubernetes client,
-a few at a time. The diff itself is `gitward.planning.diffing.unified` (pure).
+`GET /api/v1/applications/{ns}/{name}/diff` (gitward.server.api_applications) and the dashboard
+(gitward.server.dashboard.live) call `out_of_sync`: for each OutOfSync object of an Application, a
+unified diff (live → desired) of the fields gitward manages, Secret values masked. The desired
+objects are the in-process controller's last render (only the leader has it); live objects are read
+with `read_live`, which `gitward diff` and `gitward app diff` (gitward.cli.diff) share.
+
+    read_live(client, wanted)                  GET each object, a few at a time (I/O)
+    object_diffs(rows, desired, live)          the diffs of the rows, from plain data (pure)
+
+The diff itself is `gitward.planning.diffing.unified` (pure).
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping, Sequence
 
 from gitward.controller.manager import Controller
 from gitward.core.manifests import Manifest, ObjectRef, split_api_version
@@ -17,41 +24,68 @@ from gitward.kube.client import KubeClient
 from gitward.planning import diffing
 from gitward.server import schemas
 
+__all__ = ["CONCURRENCY", "MAX_OBJECTS", "object_diffs", "out_of_sync", "read_live"]
+
 CONCURRENCY = 8
 MAX_OBJECTS = 500
+
+
+async def read_live(
+    client: KubeClient, wanted: Sequence[tuple[str, ObjectRef]], *, concurrency: int = CONCURRENCY
+) -> list[Manifest | None]:
+    """The live object of each (apiVersion, ref) in `wanted`, in order, at most `concurrency` GETs
+    at a time; None when the object does not exist, or its kind does not (a CRD not installed yet)."""
+    limit = asyncio.Semaphore(concurrency)
+
+    async def one(api_version: str, ref: ObjectRef) -> Manifest | None:
+        async with limit:
+            try:
+                return await client.get_or_none(api_version, ref.kind, ref.name, ref.namespace or None)
+            except errors.APINotFoundError:
+                return None
+
+    return list(await asyncio.gather(*(one(api_version, ref) for api_version, ref in wanted)))
 
 
 async def out_of_sync(
     client: KubeClient, controller: Controller, rows: list[schemas.ResourceRow], desired: list[Manifest]
 ) -> list[schemas.ObjectDiff]:
-    """The diffs of the rows that are OutOfSync (at most MAX_OBJECTS), in row order."""
+    """The diffs of the rows that are OutOfSync (at most MAX_OBJECTS), in row order. Rendered
+    objects are read from the API server; the ones awaiting pruning from the watch cache."""
     by_ref = {ObjectRef.of(obj): obj for obj in desired}
-    wanted = [r for r in rows if r.status == "OutOfSync"][:MAX_OBJECTS]
-    limit = asyncio.Semaphore(CONCURRENCY)
+    refs = [_ref(row) for row in rows if row.status == "OutOfSync"][:MAX_OBJECTS]
+    rendered = [(str(by_ref[ref].get("apiVersion", "")), ref) for ref in refs if ref in by_ref]
+    live = dict(zip([ref for _, ref in rendered], await read_live(client, rendered), strict=True))
+    live.update({ref: controller.live(ref) for ref in refs if ref not in by_ref})
+    return object_diffs(rows, by_ref, live)
 
-    async def one(row: schemas.ResourceRow) -> schemas.ObjectDiff | None:
-        ref = ObjectRef(row.group, row.kind, row.namespace, row.name)
-        want = by_ref.get(ref)
-        async with limit:
-            live = await _live(client, controller, ref, want)
-        text = diffing.unified(want, live)
+
+def object_diffs(
+    rows: list[schemas.ResourceRow], desired: Mapping[ObjectRef, Manifest], live: Mapping[ObjectRef, Manifest | None]
+) -> list[schemas.ObjectDiff]:
+    """The diff of each OutOfSync row (at most MAX_OBJECTS) whose managed fields differ, in row
+    order: `desired` and `live` by object (missing: the object is not rendered, or not live)."""
+    diffs = []
+    for row in [r for r in rows if r.status == "OutOfSync"][:MAX_OBJECTS]:
+        ref = _ref(row)
+        want, have = desired.get(ref), live.get(ref)
+        text = diffing.unified(want, have)
         if not text:
-            return None
-        version = row.version or split_api_version(str((want or live or {}).get("apiVersion", "")))[1]
-        return schemas.ObjectDiff(
-            group=row.group, version=version, kind=row.kind, namespace=row.namespace, name=row.name,
-            status=row.status, diff=text,
-        )  # fmt: skip
+            continue
+        version = row.version or split_api_version(str((want or have or {}).get("apiVersion", "")))[1]
+        diffs.append(
+            schemas.ObjectDiff(
+                group=row.group,
+                version=version,
+                kind=row.kind,
+                namespace=row.namespace,
+                name=row.name,
+                status=row.status,
+                diff=text,
+            )
+        )
+    return diffs
 
-    results = await asyncio.gather(*(one(r) for r in wanted))
-    return [r for r in results if r is not None]
 
-
-async def _live(client: KubeClient, controller: Controller, ref: ObjectRef, want: Manifest | None) -> Manifest | None:
-    """The live object: a GET for rendered objects, the watch cache for ones awaiting pruning."""
-    if want is None:
-        return controller.live(ref)
-    try:
-        return await client.get_or_none(str(want.get("apiVersion", "")), ref.kind, ref.name, ref.namespace or None)
-    except errors.APINotFoundError:  # the kind itself is unknown (CRD not installed)
-        return None
+def _ref(row: schemas.ResourceRow) -> ObjectRef:
+    return ObjectRef(row.group, row.kind, row.namespace, row.name)

@@ -1,12 +1,15 @@
-"""From Application custom resources to the API's JSON shapes (gitward.server.schemas).
+"""From Application custom resources to the API's JSON shapes (gitward.server.schemas), and to the
+sync policy and last operation that the dashboard and `gitward app get` show in words.
 
 Pure. Called by the REST routers and the event stream with objects from the server's Application
-informer. Tolerant of any status the controller (or a person) wrote: a wrong-typed field becomes
-its default instead of an error.
+informer, by the dashboard (gitward.server.dashboard.overviews) and by the CLI
+(gitward.cli.app_views) with objects as the API server returns them. Tolerant of any status the
+controller (or a person) wrote: a wrong-typed field becomes its default instead of an error.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import pydantic
@@ -93,6 +96,59 @@ def summary(app: Manifest) -> schemas.ApplicationSummary:
         reconciledAt=_str(status.get("reconciledAt")) or None,
         operationPhase=_str(_dict(status.get("operationState")).get("phase")) or None,
         conditions=conditions(status),
+    )
+
+
+POLICY_FLAGS = ("prune", "selfHeal", "allowEmpty")
+
+
+@dataclass(frozen=True)
+class Policy:
+    """An Application's sync policy."""
+
+    automated: bool
+    flags: tuple[str, ...]  # those of POLICY_FLAGS the automated policy turns on, in that order
+    interval: str  # "" when the spec sets none
+    suspended: bool
+
+
+def policy(spec: Any) -> Policy:
+    """The sync policy of an Application's `spec`."""
+    spec = _dict(spec)
+    sync_policy = _dict(spec.get("syncPolicy"))
+    automated = sync_policy.get("automated")
+    on = _dict(automated)
+    return Policy(
+        automated=isinstance(automated, dict),
+        flags=tuple(flag for flag in POLICY_FLAGS if on.get(flag) is True),
+        interval=_str(sync_policy.get("interval")),
+        suspended=spec.get("suspend") is True,
+    )
+
+
+@dataclass(frozen=True)
+class Operation:
+    """The last (or running) sync operation of an Application."""
+
+    phase: str
+    message: str
+    started_at: str
+    finished_at: str
+    revision: str
+
+
+def operation(status: Any) -> Operation | None:
+    """`status.operationState`, or None when there is none (no phase)."""
+    state = _dict(_dict(status).get("operationState"))
+    if not _str(state.get("phase")):
+        return None
+    result = _dict(state.get("syncResult"))
+    return Operation(
+        phase=_str(state.get("phase")),
+        message=_str(state.get("message")),
+        started_at=_str(state.get("startedAt")),
+        finished_at=_str(state.get("finishedAt")),
+        revision=_str(state.get("revision")) or _str(result.get("revision")),
     )
 
 

@@ -1,5 +1,6 @@
 """The `--wait` judges (pure): when a sync, refresh or deletion request counts as handled, and with
-which exit code."""
+which exit code; and how the progress is shown. `follow`, which polls the real Application, runs
+against the real cluster in tests/integration/test_cli_app_waiting.py."""
 
 from __future__ import annotations
 
@@ -10,7 +11,6 @@ import pytest
 from rich.console import Console
 
 from gitward.cli import app_waiting as waiting
-from gitward.kube.client import KubeClient
 
 REQUEST = '{"nonce":"abc"}'
 
@@ -99,32 +99,18 @@ def test_deletion_judge() -> None:
     assert not waiting.deletion_judge({"metadata": {}}).done
 
 
-class Replay:
-    """A client whose Application reads return `states` in turn (the last one repeats)."""
-
-    def __init__(self, *states: dict[str, Any] | None) -> None:
-        self.states = list(states)
-        self.reads = 0
-
-    async def get_or_none(self, api_version: str, kind: str, name: str, namespace: str | None = None) -> Any:
-        self.reads += 1
-        return self.states.pop(0) if len(self.states) > 1 else self.states[0]
-
-
 def console(terminal: bool) -> Console:
     return Console(file=io.StringIO(), force_terminal=terminal, width=200)
 
 
-async def test_follow_prints_each_new_state_once_when_not_a_terminal() -> None:
+def test_the_display_prints_each_new_state_once_when_not_a_terminal() -> None:
+    out = console(terminal=False)
     running = handled(operationState={"phase": "Running"}, sync={"status": "OutOfSync"}, health={"status": "Missing"})
     done = handled(operationState=OP_OK, sync=SYNCED, health={"status": "Healthy"})
-    client = Replay(app(), running, running, done)
-    out = console(terminal=False)
-    progress = await waiting.follow(
-        cast(KubeClient, client), "ns", "web", waiting.sync_judge(REQUEST), timeout=5, console=out, title="sync",
-        interval=0,
-    )  # fmt: skip
-    assert (progress.code, client.reads) == (0, 4)
+    judge = waiting.sync_judge(REQUEST)
+    with waiting.Display(out, "sync") as display:
+        for state in (app(), running, running, done):
+            display.show(judge(state).line)
     assert cast(io.StringIO, out.file).getvalue().splitlines() == [
         "sync: waiting for the controller to pick up the request (operation -, sync Unknown, health Unknown)",
         "sync: operation Running, sync OutOfSync, health Missing",
@@ -132,11 +118,12 @@ async def test_follow_prints_each_new_state_once_when_not_a_terminal() -> None:
     ]
 
 
-async def test_follow_times_out_with_code_2_and_spins_on_a_terminal() -> None:
-    out = console(terminal=True)
-    progress = await waiting.follow(
-        cast(KubeClient, Replay(app())), "ns", "web", waiting.sync_judge(REQUEST), timeout=0.05, console=out,
-        title="sync", interval=0.01,
-    )  # fmt: skip
-    assert (progress.done, progress.code) == (True, waiting.TIMEOUT_CODE)
+def test_a_timeout_is_code_2_with_the_last_state_and_a_terminal_gets_a_spinner() -> None:
+    last = waiting.sync_judge(REQUEST)(app())
+    progress = waiting.timed_out(last, 0.05)
+    assert (progress.done, progress.code, progress.line) == (True, waiting.TIMEOUT_CODE, last.line)
     assert progress.message.startswith("timed out after 0.05s; last state: waiting for the controller")
+    with waiting.Display(console(terminal=True), "sync") as display:
+        display.show(last.line)
+        assert display.spinner is not None and str(display.spinner.status) == f"sync: {last.line}"
+    assert waiting.Display(console(terminal=False), "sync").spinner is None

@@ -1,42 +1,25 @@
-"""The diff engine of `gitward diff` / `gitward app diff` without a cluster: a fake API client that
-serves discovery and live objects, a real render of a directory, the real planning functions."""
+"""The diff engine of `gitward diff` / `gitward app diff` from plain data: a real render of a
+directory, scopes and live objects as dicts, the real planning functions (`diff.normalized`,
+`diff.prune_candidates`, `diff.decide`). The I/O around them (discovery, live reads, the CLI) runs
+against the real cluster in tests/integration/test_cli_diff.py."""
 
 from __future__ import annotations
 
 import copy
 from pathlib import Path
-from typing import Any, cast
 
 import pytest
 from rich.console import Console
 
+from gitward import rendering
 from gitward.cli import app_sessions as sessions
 from gitward.cli import diff
 from gitward.core.applications import TRACKING_ID, Source
-from gitward.core.manifests import Manifest, ObjectRef, split_api_version
-from gitward.kube import errors
-from gitward.kube.client import KubeClient
+from gitward.core.manifests import Manifest, ObjectRef
 from gitward.planning import comparing
 
 NS = "shop"
-
-
-class FakeClient:
-    """Discovery for v1 ConfigMap/Secret, and the live objects given."""
-
-    def __init__(self, live: list[Manifest]) -> None:
-        self.live = {ObjectRef.of(obj): obj for obj in live}
-
-    async def is_namespaced(self, api_version: str, kind: str) -> bool:
-        if kind not in ("ConfigMap", "Secret", "Namespace"):
-            raise errors.APINotFoundError(f"no {kind}", code=404)
-        return kind != "Namespace"
-
-    scopes = KubeClient.scopes  # the real scope lookup, over the discovery above
-
-    async def get_or_none(self, api_version: str, kind: str, name: str, namespace: str | None = None) -> Any:
-        group, _ = split_api_version(api_version)
-        return copy.deepcopy(self.live.get(ObjectRef(group, kind, namespace or "", name)))
+SCOPES: dict[tuple[str, str], bool | None] = {("", "ConfigMap"): True, ("", "Secret"): True, ("", "Namespace"): False}
 
 
 def application(entries: list[str], **automated: bool) -> diff.Target:
@@ -51,7 +34,7 @@ def configmap(name: str, value: str) -> str:
     return f"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\ndata:\n  value: '{value}'\n"
 
 
-def applied(target: diff.Target, manifest: Manifest) -> Manifest:
+def applied(manifest: Manifest) -> Manifest:
     """`manifest` as it is live after gitward applied it (owning every field it set)."""
     live = copy.deepcopy(manifest)
     fields = {"f:data": {"f:value": {}}, "f:metadata": {"f:annotations": {}, "f:labels": {}}}
@@ -59,24 +42,26 @@ def applied(target: diff.Target, manifest: Manifest) -> Manifest:
     return live
 
 
-async def desired_of(target: diff.Target, root: Path) -> list[Manifest]:
-    from gitward import rendering
-
+def desired_of(target: diff.Target, root: Path) -> list[Manifest]:
     objs = [r.manifest for r in rendering.render(root, target.spec.source)]
-    return await diff.normalized(cast(KubeClient, FakeClient([])), target, objs)
+    return diff.normalized(target, objs, SCOPES)
 
 
-async def test_plan_finds_creations_changes_and_prunes(tmp_path: Path) -> None:
+def by_ref(*objs: Manifest) -> dict[ObjectRef, Manifest | None]:
+    return {ObjectRef.of(obj): obj for obj in objs}
+
+
+def test_decide_finds_creations_changes_and_prunes(tmp_path: Path) -> None:
     target = application([f"{NS}_same__ConfigMap", f"{NS}_changed__ConfigMap", f"{NS}_gone__ConfigMap"])
     (tmp_path / "same.yaml").write_text(configmap("same", "1"))
     (tmp_path / "changed.yaml").write_text(configmap("changed", "1"))
-    before = {obj["metadata"]["name"]: obj for obj in await desired_of(target, tmp_path)}
-    gone = applied(target, {**before["same"], "metadata": {**before["same"]["metadata"], "name": "gone"}})
-    live = [applied(target, before["same"]), applied(target, before["changed"]), gone]
+    before = {obj["metadata"]["name"]: obj for obj in desired_of(target, tmp_path)}
+    gone = applied({**before["same"], "metadata": {**before["same"]["metadata"], "name": "gone"}})
+    live = by_ref(applied(before["same"]), applied(before["changed"]), gone)
     (tmp_path / "changed.yaml").write_text(configmap("changed", "2"))
     (tmp_path / "new.yaml").write_text(configmap("new", "1"))
 
-    found = await diff.plan(cast(KubeClient, FakeClient(live)), target, tmp_path, target.spec.source)
+    found = diff.decide(target, desired_of(target, tmp_path), live)
     assert [(d.ref.name, d.action) for d in found] == [("changed", "update"), ("new", "create"), ("gone", "prune")]
     changed = found[0].text
     assert "-  value: '1'\n" in changed and "+  value: '2'\n" in changed
@@ -84,16 +69,17 @@ async def test_plan_finds_creations_changes_and_prunes(tmp_path: Path) -> None:
     assert comparing.DESIRED_HASH not in changed
 
 
-async def test_an_empty_render_prunes_only_with_allow_empty(tmp_path: Path) -> None:
+def test_an_empty_render_prunes_only_with_allow_empty() -> None:
     cm = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "gone", "namespace": NS}}
-    client = cast(KubeClient, FakeClient([cm]))
     refused = application([f"{NS}_gone__ConfigMap"], prune=True)
-    assert await diff.plan(client, refused, tmp_path, refused.spec.source) == []
+    assert diff.prune_candidates(refused, []) == []
+    assert diff.decide(refused, [], by_ref(cm)) == []
     allowed = application([f"{NS}_gone__ConfigMap"], prune=True, allowEmpty=True)
-    assert [d.action for d in await diff.plan(client, allowed, tmp_path, allowed.spec.source)] == ["prune"]
+    assert diff.prune_candidates(allowed, []) == [("v1", ObjectRef("", "ConfigMap", NS, "gone"))]
+    assert [d.action for d in diff.decide(allowed, [], by_ref(cm))] == ["prune"]
 
 
-async def test_objects_of_another_application_are_conflicts_and_protected_ones_are_not_pruned(tmp_path: Path) -> None:
+def test_objects_of_another_application_are_conflicts_and_protected_ones_are_not_pruned(tmp_path: Path) -> None:
     (tmp_path / "cm.yaml").write_text(configmap("taken", "1"))
     taken = {
         "apiVersion": "v1",
@@ -106,10 +92,30 @@ async def test_objects_of_another_application_are_conflicts_and_protected_ones_a
         "metadata": {"name": "kept", "namespace": NS, "annotations": {"gitward.dev/prune": "disabled"}},
     }
     target = application([f"{NS}_kept__ConfigMap"])
-    found = await diff.plan(cast(KubeClient, FakeClient([taken, kept])), target, tmp_path, target.spec.source)
+    found = diff.decide(target, desired_of(target, tmp_path), by_ref(taken, kept))
     assert [(d.ref.name, d.action, d.reason) for d in found] == [
         ("taken", "conflict", "already managed by Application x/other")
     ]
+
+
+def test_what_is_no_longer_live_is_neither_changed_nor_pruned(tmp_path: Path) -> None:
+    (tmp_path / "cm.yaml").write_text(configmap("kept", "1"))
+    target = application([f"{NS}_kept__ConfigMap", f"{NS}_gone__ConfigMap"])
+    desired = desired_of(target, tmp_path)
+    assert diff.prune_candidates(target, desired) == [("v1", ObjectRef("", "ConfigMap", NS, "gone"))]
+    assert diff.decide(target, desired, by_ref(applied(desired[0]))) == []  # "gone" is gone already
+
+
+def test_normalized_places_objects_by_their_scope(tmp_path: Path) -> None:
+    (tmp_path / "cm.yaml").write_text(configmap("settings", "1"))
+    (tmp_path / "ns.yaml").write_text("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: extra\n")
+    target = application([])
+    found = {obj["kind"]: obj for obj in desired_of(target, tmp_path)}
+    assert found["ConfigMap"]["metadata"]["namespace"] == NS  # the destination's
+    assert "namespace" not in found["Namespace"]["metadata"]  # cluster-scoped
+    for obj in found.values():
+        assert obj["metadata"]["annotations"][TRACKING_ID].startswith(f"{NS}/web:")
+        assert comparing.DESIRED_HASH in obj["metadata"]["annotations"]
 
 
 def test_show(tmp_path: Path) -> None:

@@ -1,1 +1,2 @@
-"""Unit tests of gitward.server.dashboard (no cluster: pure functions, and the pages in memory)."""
+"""Unit tests of gitward.server.dashboard: pure functions from plain data, and the app without a
+backend (assets). The pages against the real cluster: tests/integration/test_dashboard_pages.py."""

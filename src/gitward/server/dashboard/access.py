@@ -15,7 +15,7 @@ from fastapi import Depends, HTTPException, Request
 
 from gitward.server import auth
 
-__all__ = ["LoginRequired", "PageError", "Viewer", "login_url", "safe_next", "viewer"]
+__all__ = ["LoginRequired", "PageError", "Viewer", "login_url", "viewer"]
 
 
 class LoginRequired(Exception):
@@ -32,13 +32,6 @@ class PageError(Exception):
     def __init__(self, status: int, title: str, message: str, principal: auth.Principal | None = None) -> None:
         super().__init__(message)
         self.status, self.title, self.message, self.principal = status, title, message, principal
-
-
-def safe_next(target: str | None) -> str:
-    """A local absolute path to go to after logging in; "/" for anything else (open redirect)."""
-    if not target or not target.startswith("/") or target.startswith(("//", "/\\")) or len(target) > 2048:
-        return "/"
-    return "/" if any(ord(c) < 0x21 or c in "\\\x7f" for c in target) else target
 
 
 def login_url(target: str) -> str:

@@ -51,10 +51,6 @@ def _failed(target: str, what: str, exc: errors.KubeError) -> RedirectResponse:
     return flashes.redirect(target, "error", f"The {what} was not requested: {redact(exc.message)}")
 
 
-def _audit(operation: str, namespace: str, name: str, principal: auth.Principal, **extra: object) -> None:
-    log.info("operation requested", operation=operation, app=f"{namespace}/{name}", user=principal.name, **extra)
-
-
 @router.post("/sync")
 async def sync(principal: auth.Admin, request: Request, server: Backend, namespace: str, name: str) -> RedirectResponse:
     target = await _target(server, principal, namespace, name)
@@ -67,7 +63,7 @@ async def sync(principal: auth.Admin, request: Request, server: Backend, namespa
         await operations.request_sync(server.client, namespace, name, revision, prune, initiated_by="manual")
     except errors.KubeError as exc:
         return _failed(target, "sync", exc)
-    _audit("sync", namespace, name, principal, revision=revision, prune=prune, via="dashboard")
+    auth.audit("sync", namespace, name, principal, revision=revision, prune=prune, via="dashboard")
     of = f" of {revision}" if revision else ""
     return flashes.redirect(target, "success", f"Sync{of} requested{' (with pruning)' if prune else ''}.")
 
@@ -79,7 +75,7 @@ async def refresh(principal: auth.Admin, server: Backend, namespace: str, name: 
         await operations.request_refresh(server.client, namespace, name, initiated_by="manual")
     except errors.KubeError as exc:
         return _failed(target, "refresh", exc)
-    _audit("refresh", namespace, name, principal, via="dashboard")
+    auth.audit("refresh", namespace, name, principal, via="dashboard")
     return flashes.redirect(target, "success", "Refresh requested: gitward re-checks Git and the cluster now.")
 
 
@@ -97,7 +93,7 @@ async def rollback(
         return flashes.redirect(target, "error", str(exc))
     except errors.KubeError as exc:
         return _failed(target, "rollback", exc)
-    _audit("rollback", namespace, name, principal, id=int(raw), via="dashboard")
+    auth.audit("rollback", namespace, name, principal, id=int(raw), via="dashboard")
     message = f"Rollback to history entry {raw} requested. Automated sync is suspended until you resume it."
     return flashes.redirect(target, "success", message)
 
@@ -109,5 +105,5 @@ async def resume(principal: auth.Admin, server: Backend, namespace: str, name: s
         await operations.set_suspend(server.client, namespace, name, False)
     except errors.KubeError as exc:
         return _failed(target, "resume", exc)
-    _audit("resume", namespace, name, principal, via="dashboard")
+    auth.audit("resume", namespace, name, principal, via="dashboard")
     return flashes.redirect(target, "success", "Automated sync resumed.")

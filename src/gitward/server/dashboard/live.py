@@ -21,7 +21,7 @@ from gitward.kube.client import KubeClient
 from gitward.server import backend, diffs, schemas
 from gitward.server.dashboard import trees
 
-__all__ = ["Diffs", "diffs_of", "related"]
+__all__ = ["Diffs", "diffs_of", "lists", "related"]
 
 MAX_NAMESPACES = 10
 MAX_DIFFS = 50
@@ -46,9 +46,9 @@ OWNED = {
 }
 
 
-async def related(client: KubeClient, rows: list[schemas.ResourceRow]) -> tuple[list[Manifest], str]:
-    """The managed workloads and the objects in their namespaces that may be owned by them, and a
-    note when some could not be read ("" when all could)."""
+def lists(rows: list[schemas.ResourceRow]) -> list[tuple[str, str, str]]:
+    """The (apiVersion, kind, namespace) lists that show the managed workloads of `rows` and what
+    they may own, in the first MAX_NAMESPACES namespaces (sorted); never Secrets."""
     parents = [r for r in rows if (r.group, r.kind) in trees.PARENT_KINDS and r.namespace and r.status != "Pruned"]
     namespaces = sorted({r.namespace for r in parents})[:MAX_NAMESPACES]
     wanted: set[tuple[str, str, str]] = set()
@@ -56,6 +56,12 @@ async def related(client: KubeClient, rows: list[schemas.ResourceRow]) -> tuple[
         if row.namespace in namespaces:
             kinds = (row.kind, *OWNED[row.kind])
             wanted.update((API_VERSIONS[kind], kind, row.namespace) for kind in kinds)
+    return sorted(wanted)
+
+
+async def related(client: KubeClient, rows: list[schemas.ResourceRow]) -> tuple[list[Manifest], str]:
+    """The managed workloads and the objects in their namespaces that may be owned by them (the
+    `lists` of `rows`), and a note when some could not be read ("" when all could)."""
     limit = asyncio.Semaphore(CONCURRENCY)
 
     async def one(api_version: str, kind: str, namespace: str) -> list[Manifest] | str:
@@ -66,7 +72,7 @@ async def related(client: KubeClient, rows: list[schemas.ResourceRow]) -> tuple[
                 return f"cannot list {kind} in {namespace}: {redact(exc.message)}"
         return items
 
-    results = await asyncio.gather(*(one(*w) for w in sorted(wanted)))
+    results = await asyncio.gather(*(one(*w) for w in lists(rows)))
     objects = [obj for result in results if isinstance(result, list) for obj in result]
     notes = sorted({result for result in results if isinstance(result, str)})
     return objects, "; ".join(notes[:3])

@@ -13,13 +13,13 @@ from fastapi import HTTPException, Request, Response
 from fastapi.responses import RedirectResponse
 
 from gitward.server import auth
-from gitward.server.dashboard import access, rendering
+from gitward.server.dashboard import rendering
 
 __all__ = ["login_page"]
 
 
 async def login_page(request: Request) -> Response:
-    target = access.safe_next(request.query_params.get("next"))
+    target = auth.safe_next(request.query_params.get("next"))
     try:
         await auth.authenticate(request)
     except HTTPException:

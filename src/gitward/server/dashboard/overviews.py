@@ -13,16 +13,7 @@ from typing import Any
 from gitward.core.manifests import Manifest
 from gitward.server import schemas, views
 
-__all__ = ["Operation", "Overview", "overview"]
-
-
-@dataclass(frozen=True)
-class Operation:
-    phase: str
-    message: str
-    started_at: str
-    finished_at: str
-    revision: str
+__all__ = ["Overview", "overview"]
 
 
 @dataclass(frozen=True)
@@ -31,7 +22,7 @@ class Overview:
     policy: str
     prune_default: bool  # what the Sync form's prune box starts with: the automated policy's
     interval: str
-    operation: Operation | None
+    operation: views.Operation | None
     history: list[schemas.HistoryEntry]  # newest first
     deployed_id: int | None  # the history entry deployed now
     conditions: list[schemas.Condition]
@@ -39,45 +30,31 @@ class Overview:
 
 
 def overview(app: Manifest) -> Overview:
-    spec, status = _dict(app.get("spec")), _dict(app.get("status"))
-    policy = _dict(spec.get("syncPolicy"))
-    automated = policy.get("automated")
+    policy = views.policy(app.get("spec"))
     history = views.history(app)
     summary = views.summary(app)
     return Overview(
         summary=summary,
-        policy=_policy(automated, summary.suspend),
-        prune_default=isinstance(automated, dict) and automated.get("prune") is True,
-        interval=_str(policy.get("interval")),
-        operation=_operation(status.get("operationState")),
+        policy=_in_words(policy),
+        prune_default="prune" in policy.flags,
+        interval=policy.interval,
+        operation=views.operation(app.get("status")),
         history=list(reversed(history)),
         deployed_id=_deployed(history, summary.lastSyncedRevision),
-        conditions=views.conditions(status),
+        conditions=views.conditions(_dict(app.get("status"))),
         resources=views.resources(app),
     )
 
 
-def _policy(automated: Any, suspended: bool) -> str:
-    if not isinstance(automated, dict):
+_POLICY_WORDS = {"prune": "prune", "selfHeal": "self-heal"}
+
+
+def _in_words(policy: views.Policy) -> str:
+    """`Manual`, or e.g. `Automated · prune · self-heal (suspended)`."""
+    if not policy.automated:
         return "Manual"
-    parts = ["Automated"]
-    parts += [label for key, label in (("prune", "prune"), ("selfHeal", "self-heal")) if automated.get(key) is True]
-    text = " · ".join(parts)
-    return f"{text} (suspended)" if suspended else text
-
-
-def _operation(value: Any) -> Operation | None:
-    state = _dict(value)
-    if not state.get("phase"):
-        return None
-    result = _dict(state.get("syncResult"))
-    return Operation(
-        phase=_str(state.get("phase")),
-        message=_str(state.get("message")),
-        started_at=_str(state.get("startedAt")),
-        finished_at=_str(state.get("finishedAt")),
-        revision=_str(state.get("revision")) or _str(result.get("revision")),
-    )
+    text = " · ".join(["Automated", *(_POLICY_WORDS[f] for f in policy.flags if f in _POLICY_WORDS)])
+    return f"{text} (suspended)" if policy.suspended else text
 
 
 def _deployed(history: list[schemas.HistoryEntry], revision: str) -> int | None:
@@ -89,7 +66,3 @@ def _deployed(history: list[schemas.HistoryEntry], revision: str) -> int | None:
 
 def _dict(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
-
-
-def _str(value: Any) -> str:
-    return value if isinstance(value, str) else ""

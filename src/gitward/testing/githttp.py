@@ -1,6 +1,6 @@
 """A real smart-HTTP Git server for tests: `git http-backend` (CGI) behind a threaded HTTP server.
 
-Used through `tests.support.gitserver` by sourcing, controller and end-to-end tests. It listens on
+Used by gitward's tests (through `tests.support.gitserver`) and benchmarks (bench/). It listens on
 127.0.0.1:<free port>, runs one `git http-backend` process per request with the CGI environment,
 streams request and response bodies (decoding chunked and gzip request bodies), and can require
 Basic or Bearer authentication (401 + `WWW-Authenticate: Basic realm=...` otherwise). Every request
@@ -24,11 +24,11 @@ from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from io import BufferedIOBase, BufferedReader
 from pathlib import Path
-from types import TracebackType
 from typing import cast
 from urllib.parse import unquote
 
-from tests.support.gitrepos import BareRepos
+from gitward.testing.gitrepos import BareRepos
+from gitward.testing.loopback import LoopbackServer
 
 __all__ = ["BasicAuth", "BearerAuth", "GitHttpServer", "HttpRequest"]
 
@@ -60,7 +60,7 @@ class HttpRequest:
     user: str
 
 
-class GitHttpServer(BareRepos):
+class GitHttpServer(BareRepos, LoopbackServer):
     """Serves the bare repositories under `root` at http://127.0.0.1:<port>/<name>."""
 
     def __init__(self, root: Path, auth: BasicAuth | BearerAuth | None = None) -> None:
@@ -70,30 +70,9 @@ class GitHttpServer(BareRepos):
         self.cgi_errors: list[str] = []
         self._requests: list[HttpRequest] = []
         self._lock = threading.Lock()
-        self._httpd: _Server | None = None
-        self._thread: threading.Thread | None = None
 
-    def start(self) -> GitHttpServer:
-        self._httpd = _Server(("127.0.0.1", self.port), _Handler, owner=self)  # a restart keeps its URL
-        self.port = self._httpd.server_address[1]
-        self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.05,), daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._httpd is not None:
-            self._httpd.shutdown()
-            self._httpd.server_close()
-            self._httpd = None
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-            self._thread = None
-
-    def __enter__(self) -> GitHttpServer:
-        return self.start()
-
-    def __exit__(self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None) -> None:
-        self.stop()
+    def bind(self) -> ThreadingHTTPServer:
+        return _Server(("127.0.0.1", self.port), _Handler, owner=self)  # a restart keeps its URL
 
     def url(self, name: str) -> str:
         return f"http://127.0.0.1:{self.port}/{name}"
@@ -139,8 +118,6 @@ class GitHttpServer(BareRepos):
 
 
 class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-
     def __init__(self, address: tuple[str, int], handler: type[_Handler], *, owner: GitHttpServer) -> None:
         self.owner = owner
         super().__init__(address, handler)

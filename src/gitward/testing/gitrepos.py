@@ -1,8 +1,9 @@
 """Git working repositories and served bare repositories for tests.
 
-Used through `tests.support.gitserver` by every test that needs a Git history: `Repo` makes
-commits (files, deletions, symlinks, fixed authors and dates), branches and tags, and pushes them
-to a bare repository that a server (`GitHttpServer`, `GitDaemon`, `SshGitServer`) serves.
+Used by gitward's tests (through `tests.support.gitserver`) and benchmarks (bench/) whenever they
+need a Git history: `Repo` makes commits (files, deletions, symlinks, fixed authors and dates),
+branches and tags, and pushes them to a bare repository that a server (`gitward.testing.githttp`,
+or the tests' `GitDaemon` and `SshGitServer`) serves.
 All git commands run with an isolated configuration: the host's ~/.gitconfig never matters.
 """
 

@@ -1,0 +1,24 @@
+"""The dashboard's assets: served by the app itself (no backend needed), under the server's CSP,
+and nothing in them loads from elsewhere."""
+
+from __future__ import annotations
+
+import httpx
+
+from gitward.server import app as server_app
+from gitward.server import security
+from gitward.server.dashboard import rendering
+
+
+async def test_assets() -> None:
+    web = server_app.build(server_app.Probe(lambda: True, lambda: {}))
+    transport = httpx.ASGITransport(app=web)
+    async with httpx.AsyncClient(transport=transport, base_url="http://gitward.test") as http:
+        for name, media_type in (("dashboard.css", "text/css"), ("live.js", "javascript"), ("favicon.svg", "svg")):
+            resp = await http.get(rendering.asset(name))
+            assert resp.status_code == 200 and media_type in resp.headers["content-type"], name
+            assert resp.headers["content-security-policy"] == security.CSP
+        assert (await http.get("/assets/../__init__.py")).status_code == 404
+        assert (await http.get("/assets/nothere.css")).status_code == 404
+    text = (rendering.STATIC / "dashboard.css").read_text() + (rendering.STATIC / "live.js").read_text()
+    assert "http://" not in text and "https://" not in text and "@import" not in text, "nothing from elsewhere"
