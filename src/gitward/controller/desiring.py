@@ -4,7 +4,9 @@ revision, signature), render and normalisation — everything a reconcile needs 
 Called by the reconciler once per reconcile with its `Pass`; fills in `Pass.target` and
 `Pass.revision` and returns the normalised objects. Every refusal is a `ReconcileError` (SourceError,
 RenderError, ValidationError, VerificationError) raised before anything is written; the reconciler
-turns it into the status in one place.
+turns it into the status in one place. After the Project's object check, every rendered object is
+checked against the Policies (`controller.policies`, SPEC §13): a Deny refuses the revision whole.
+A refused render is never remembered as the desired state: the next reconcile checks it again.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from gitward.controller import metrics
 from gitward.controller.clusters import Clusters, Target
 from gitward.controller.context import Pass
 from gitward.controller.informers import Informer
+from gitward.controller.policies import Policies
 from gitward.controller.sources import Sources
 from gitward.core import applications as apps
 from gitward.core.errors import ReconcileError, RenderError, SourceError, ValidationError
@@ -33,11 +36,19 @@ log = get_logger(__name__)
 
 
 class DesiredState:
-    def __init__(self, client: KubeClient, clusters: Clusters, sources: Sources, projects: Informer | None) -> None:
+    def __init__(
+        self,
+        client: KubeClient,
+        clusters: Clusters,
+        sources: Sources,
+        projects: Informer | None,
+        policies: Policies | None = None,
+    ) -> None:
         self.client = client  # the controller's own cluster: Secrets of the Application's namespace
         self.clusters = clusters
         self.sources = sources
         self.projects = projects
+        self.policies = policies  # wired by the manager (the Policy informer of the controller namespace)
 
     async def of(self, p: Pass) -> list[Manifest]:
         """The normalised objects `p` should deploy; sets `p.target` and `p.revision`."""
@@ -48,8 +59,12 @@ class DesiredState:
             p.revision = await self._revision(p, creds)
         else:
             p.revision = p.memory.revision
-        p.desired = await self._render(p, p.revision, creds, p.target)
+        key = _render_key(p, p.revision, p.target)
+        p.desired, complete = await self._render(p, p.revision, creds, p.target, key)
         _check_objects(bounds, p.spec, p.desired)
+        if self.policies is not None:
+            await self.policies.check(p.app, p.spec.project, p.revision.sha, key, p.desired, p.target.informers.get)
+        p.memory.desired_key = key if complete else ()  # only a render that passed every check
         return p.desired
 
     def _project_bounds(self, p: Pass) -> projects.Bounds:
@@ -128,11 +143,14 @@ class DesiredState:
         signer = await verification.verify_head(self.sources.fetcher, source.repo_url, revision.sha, keys, creds)
         log.info("commit signature verified", repo=source.repo_url, sha=revision.sha, signer=signer)
 
-    async def _render(self, p: Pass, revision: Revision, creds: Credentials | None, target: Target) -> list[Manifest]:
+    async def _render(
+        self, p: Pass, revision: Revision, creds: Credentials | None, target: Target, key: tuple[str, ...]
+    ) -> tuple[list[Manifest], bool]:
+        """The normalised objects, and whether every kind's scope was known (else render again next time)."""
         memory, spec = p.memory, p.spec
-        key = (revision.sha, spec.source.model_dump_json(), spec.destination.model_dump_json(), target.name)
         if memory.desired_key == key and memory.desired:
-            return memory.desired  # same commit, source and destination: the same objects (no re-parse)
+            return memory.desired, True  # same commit, source and destination: the same objects (no re-parse)
+        memory.desired_key = ()  # set again by `of` once the new objects passed every check
         objs = await self.sources.render(
             spec.source,
             revision.sha,
@@ -149,8 +167,13 @@ class DesiredState:
             default_namespace=p.destination_namespace,
             is_namespaced=lambda group, kind: scopes.get((group, kind)),
         )
-        memory.desired_key = key if all(scope is not None for scope in scopes.values()) else ()
-        return desired
+        return desired, all(scope is not None for scope in scopes.values())
+
+
+def _render_key(p: Pass, revision: Revision, target: Target) -> tuple[str, ...]:
+    """What a render depends on: the same key, the same objects."""
+    spec = p.spec
+    return (revision.sha, spec.source.model_dump_json(), spec.destination.model_dump_json(), target.name)
 
 
 def needs_source_check(p: Pass, now: float) -> tuple[bool, str]:

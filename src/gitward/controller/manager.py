@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from gitward.controller import events, metrics
+from gitward.controller import events, metrics, policies
 from gitward.controller.clusters import Clusters
 from gitward.controller.context import Memory
 from gitward.controller.informers import Informer
@@ -74,6 +74,7 @@ class Controller:
         self.queue = WorkQueue()
         self.apps = Informer(client, apps.API_VERSION, "Application", namespace=config.namespace)
         self.projects = Informer(client, apps.API_VERSION, "Project", namespace=config.controller_namespace)
+        self.policy_informer = Informer(client, apps.API_VERSION, "Policy", namespace=config.controller_namespace)
         # notifications (SPEC §14): Providers and Alerts of the controller namespace, delivered off the reconcile path
         self.providers = Informer(client, apps.API_VERSION, "Provider", namespace=config.controller_namespace)
         self.alerts = Informer(client, apps.API_VERSION, "Alert", namespace=config.controller_namespace)
@@ -93,10 +94,13 @@ class Controller:
             Options(default_service_account=config.default_service_account),
             self.projects,
         )
+        self.policies = policies.Policies(client, self.policy_informer, events.Recorder(client))
+        self.reconciler.desired.policies = self.policies
         self._seen: dict[str, str] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self.apps.handlers.append(self._on_app)
         self.projects.handlers.append(self._on_project)
+        self.policy_informer.handlers.append(self._on_policy)
 
     @property
     def synced(self) -> bool:
@@ -104,7 +108,9 @@ class Controller:
 
     async def start(self) -> None:
         self._tasks.append(asyncio.create_task(self.projects.run(), name="projects informer"))
+        self._tasks.append(asyncio.create_task(self.policy_informer.run(), name="policies informer"))
         await self.projects.synced.wait()
+        await self.policy_informer.synced.wait()
         self._tasks.append(asyncio.create_task(self.notifier.run(), name="notifications"))
         self._tasks.append(asyncio.create_task(self.providers.run(), name="providers informer"))
         self._tasks.append(asyncio.create_task(self.alerts.run(), name="alerts informer"))
@@ -131,6 +137,7 @@ class Controller:
                 await task
         self._tasks.clear()
         await self.clusters.stop()
+        self.policies.evaluator.close()
         self.sources.close()
         self.fetcher.close()
 
@@ -162,6 +169,7 @@ class Controller:
             self._seen.pop(key, None)
             self.queue.forget(key)
             self.reconciler.memory.pop(key, None)
+            self.policies.forget(key)
             metrics.forget_app(str(meta.get("namespace")), str(meta.get("name")))
             return
         fingerprint = _fingerprint(app)
@@ -177,6 +185,13 @@ class Controller:
                 key = f"{ref.namespace}/{ref.name}"
                 if in_shard(key, self.config.shard):
                     self.queue.add(key)
+
+    def _on_policy(self, event: str, policy: Manifest) -> None:
+        """A Policy changed: re-check every Application (a refused revision may pass now, or no more)."""
+        for ref in list(self.apps.store):
+            key = f"{ref.namespace}/{ref.name}"
+            if in_shard(key, self.config.shard):
+                self.queue.add(key)
 
     def _on_managed(self, event: str, obj: Manifest) -> None:
         annotations = (obj.get("metadata") or {}).get("annotations") or {}

@@ -48,6 +48,12 @@ GIT_FETCH_DURATION = Histogram(
     buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
     registry=REGISTRY,
 )
+POLICY_VIOLATIONS = Counter(
+    "gitward_policy_violations_total",
+    "Rendered objects that failed a Policy's validation, by Policy name and action (Deny, Warn, Audit).",
+    ["policy", "action"],
+    registry=REGISTRY,
+)
 KUBE_REQUESTS = Counter(
     "gitward_kube_requests_total", "Requests to the Kubernetes API.", ["verb", "code"], registry=REGISTRY
 )

@@ -7,6 +7,7 @@ watch cache's live objects. The status is written once per reconcile by the call
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import Any
 
 from gitward import health
@@ -22,9 +23,13 @@ def now() -> str:
 
 
 def resource_rows(
-    desired: list[Manifest], outcome: SyncOutcome, live_of: Any
+    desired: list[Manifest],
+    outcome: SyncOutcome,
+    live_of: Any,
+    assess: Callable[[Manifest], health.Health] = health.assess,
 ) -> tuple[list[dict[str, Any]], health.Health]:
-    """One row per rendered or still-tracked object, and the Application's health (the worst)."""
+    """One row per rendered or still-tracked object, and the Application's health (the worst).
+    `assess` judges each live object (`controller.healthchecks.assessor`: the spec's CEL checks)."""
     changed = {c.ref: c for c in outcome.changes}
     rows: list[dict[str, Any]] = []
     healths: list[health.Health] = []
@@ -34,7 +39,7 @@ def resource_rows(
         _, version = split_api_version(str(obj.get("apiVersion", "")))
         live = live_of(ref)
         sync_status, message = _object_sync(ref, outcome, changed, conflicted)
-        obj_health = health.assess(live) if live is not None else health.Health(health.HealthStatus.Missing)
+        obj_health = assess(live) if live is not None else health.Health(health.HealthStatus.Missing)
         if ref not in conflicted:
             healths.append(obj_health)
         rows.append(_row(ref, version, sync_status, obj_health, message))

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from gitward.applying.results import Action
-from gitward.controller import fights, metrics, reporting
+from gitward.controller import fights, healthchecks, metrics, reporting
 from gitward.controller.clusters import Target
 from gitward.controller.context import Pass
 from gitward.controller.events import Recorder
@@ -123,7 +123,8 @@ class StatusWriter:
         inventory, operation, history, conditions — only what changed is patched."""
         app, why = p.app, p.why
         old = app.get("status") or {}
-        rows, app_health = reporting.resource_rows(p.desired, outcome, target.informers.get)
+        assess = healthchecks.assessor(p.spec)  # spec.healthChecks (CEL) for their kinds, else built in
+        rows, app_health = reporting.resource_rows(p.desired, outcome, target.informers.get, assess)
         sync = reporting.sync_status(rows)
         now = reporting.now()
         status: dict[str, Any] = {

@@ -145,6 +145,21 @@ class SyncPolicy(_Model):
         return None
 
 
+MAX_EXPRESSION = 4096
+"""Longest CEL expression in a spec (health checks); the CRD carries the same maxLength."""
+Expression = Annotated[str, Field(max_length=MAX_EXPRESSION)]
+
+
+class HealthCheck(_Model):
+    """CEL over the live object deciding the health of a kind (SPEC §13, Flux's healthCheckExprs)."""
+
+    group: Annotated[str, _grammar("group")] = ""
+    kind: Annotated[str, _grammar("kind")]
+    current: Annotated[str, Field(min_length=1, max_length=MAX_EXPRESSION)]
+    in_progress: Expression = Field(default="", alias="inProgress")
+    failed: Expression = ""
+
+
 class ApplicationSpec(_Model):
     project: Label = "default"
     source: Source
@@ -153,6 +168,7 @@ class ApplicationSpec(_Model):
     sync_policy: SyncPolicy = Field(default=SyncPolicy(), alias="syncPolicy")
     suspend: bool = False
     revision_history_limit: int = Field(default=10, alias="revisionHistoryLimit", ge=0, le=1000)
+    health_checks: tuple[HealthCheck, ...] = Field(default=(), alias="healthChecks", max_length=64)
 
 
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
