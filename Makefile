@@ -24,7 +24,7 @@ kube: deps venv
 	@$(BIN)/gitward dev build
 
 lint: venv
-	@echo "▸ ruff"; $(BIN)/ruff check src tests bench && $(BIN)/ruff format --check src tests bench
+	@echo "▸ ruff"; $(BIN)/ruff check src tests bench image_tests && $(BIN)/ruff format --check src tests bench image_tests
 	@echo "▸ mypy --strict"; $(BIN)/mypy
 	@echo "▸ import-linter"; $(BIN)/lint-imports
 
@@ -44,12 +44,23 @@ bench: deps venv kube
 	@echo "▸ benchmarks$(if $(BENCH), $(BENCH),)$(if $(BENCH_QUICK), (quick),) → bench/results/latest.json"
 	@BENCH="$(BENCH)" BENCH_QUICK="$(BENCH_QUICK)" $(BIN)/python -m bench
 
-clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
-
 # the dashboard pictures in docs/images/ (shown in the README): the browser tests, writing their
 # screenshots there (`make test` writes them to a temporary directory and leaves the tree clean)
 .PHONY: screenshots
 screenshots: deps venv kube
 	@echo "▸ browser tests → docs/images/*.png"
 	@GITWARD_SCREENSHOTS=1 $(BIN)/pytest tests/e2e -q
+
+# the container image (docs/image.md): dist/gitward-<version>.oci.tar, an OCI layout built without a
+# container engine from Debian's packages (mmdebstrap, umoci; needs root), the same image as the Dockerfile
+.PHONY: image image-test
+image: venv
+	@scripts/build-image
+
+# the image run as the cluster runs it (user 65532, read-only root, /tmp): against the dev cluster
+image-test: image kube
+	@echo "▸ pytest image_tests"
+	@$(BIN)/pytest image_tests $(PYTEST_ARGS)
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
 
+from gitward import __version__
 from gitward.cli import app as app_commands
 from gitward.cli import dev, diff, install, render, run
 
@@ -14,6 +17,23 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"gitward {__version__}")
+        raise typer.Exit
+
+
+@app.callback()
+def _options(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    """gitward: a GitOps operator for Kubernetes."""
+
+
 app.add_typer(dev.app, name="dev")
 app.command(name="install")(install.install)
 app.command(name="run")(run.run)
