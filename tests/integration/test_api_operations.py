@@ -57,13 +57,14 @@ async def test_manual_sync_and_sync_of_a_revision(
 
         resp = await http.post(f"/api/v1/applications/{namespace}/web/sync", json={"revision": first, "prune": True})
         assert resp.status_code == 200, resp.text
-        await apps.wait_for(lambda: _is(kube, namespace, "1"), timeout=30, message="first revision deployed")
-        status = (await apps.get_app(kube, namespace, "web"))["status"]
-        assert status["history"][-1]["revision"] == first and status["history"][-1]["initiatedBy"] == "manual"
 
+        # the objects change before the status records it: wait for the history entry itself
+        def recorded(s: apps.Status) -> bool:
+            return bool(s.get("history")) and s["history"][-1]["revision"] == first
 
-async def _is(kube: KubeClient, namespace: str, expected: str) -> bool:
-    return await value(kube, namespace) == expected
+        status = await apps.wait_status(kube, namespace, "web", recorded, timeout=30)
+        assert status["history"][-1]["initiatedBy"] == "manual"
+        assert await value(kube, namespace) == "1"
 
 
 async def test_refresh_picks_up_a_new_commit_now(
