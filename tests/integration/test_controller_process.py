@@ -219,3 +219,48 @@ async def test_shards_lead_their_own_leases_and_a_standby_takes_over(
                          {"metadata": {"annotations": {"gitward.dev/refresh": "after-kill"}}})  # fmt: skip
     for name in names:
         await apps.wait_status(kube, namespace, name, apps.synced_at(sha), timeout=60)
+
+
+async def test_a_shard_count_change_moves_only_the_applications_it_must(
+    kube: KubeClient, namespace: str, crds: None, test_cluster: ClusterUnderTest, tmp_path: Path,
+    processes: list[GitwardProcess], make_repo: MakeRepo,
+) -> None:  # fmt: skip
+    """2 shards, then 3: every Application is reconciled by the shard of the same index as before,
+    or by the new shard 2 — none moves between the old shards."""
+    count = 9
+    repo = make_repo()
+    repo.commit({f"app-{i}/cm.yaml": CONFIGMAP.format(i=i) for i in range(count)})
+    names = [f"app-{i}" for i in range(count)]
+    for name in names:
+        await kube.create(apps.application(name, namespace, f"file://{repo.path}", name))
+
+    async def owners(shards: int, refresh: str) -> dict[str, int]:
+        started = [
+            GitwardProcess(test_cluster.kubeconfig, namespace, tmp_path, "--shard", f"{i}/{shards}").start()
+            for i in range(shards)
+        ]
+        processes.extend(started)
+        try:
+            for proc in started:
+                proc.wait_http()
+            for name in names:
+                await kube.patch("gitward.dev/v1alpha1", "Application", name, namespace,
+                                 {"metadata": {"annotations": {"gitward.dev/refresh": refresh}}})  # fmt: skip
+            for name in names:
+                await apps.wait_status(kube, namespace, name, apps.refreshed(refresh), timeout=90)
+
+            def seen() -> dict[str, int] | None:
+                text = [proc.get("/metrics")[1] for proc in started]
+                found = {n: [i for i, t in enumerate(text) if _reconciled(n, namespace) in t] for n in names}
+                return {n: found[n][0] for n in names} if all(len(f) == 1 for f in found.values()) else None
+
+            return await apps.wait_for(seen, timeout=30, message=f"each app reconciled by one of {shards}")  # type: ignore[no-any-return]
+        finally:
+            for proc in started:
+                assert proc.stop() == 0
+
+    before = await owners(2, "two-shards")
+    after = await owners(3, "three-shards")
+    moved = [name for name in names if before[name] != after[name]]
+    assert all(after[name] == 2 for name in moved), (before, after)
+    assert set(after.values()) <= {0, 1, 2}
