@@ -30,7 +30,7 @@ from pydantic import AfterValidator, Field
 from gitward.controller import celeval, metrics
 from gitward.controller.events import Recorder
 from gitward.controller.informers import Informer
-from gitward.core.applications import API_VERSION, _Model
+from gitward.core.applications import API_VERSION, SpecModel
 from gitward.core.errors import ValidationError
 from gitward.core.identifiers import check
 from gitward.core.logging import get_logger
@@ -50,23 +50,23 @@ def _grammar(name: str) -> AfterValidator:
     return AfterValidator(lambda value: check(name, value))
 
 
-class KindMatch(_Model):
+class KindMatch(SpecModel):
     group: Annotated[str, _grammar("group")] = ""
     kind: Annotated[str, _grammar("kind")]
 
 
-class Match(_Model):
+class Match(SpecModel):
     kinds: tuple[KindMatch, ...] = Field(default=(), max_length=100)
     projects: tuple[Annotated[str, _grammar("glob")], ...] = Field(default=(), max_length=100)
     namespaces: tuple[Annotated[str, _grammar("glob")], ...] = Field(default=(), max_length=100)
 
 
-class Validation(_Model):
+class Validation(SpecModel):
     expression: Expression
     message: Annotated[str, Field(max_length=1024)] = ""
 
 
-class PolicySpec(_Model):
+class PolicySpec(SpecModel):
     match: Match = Match()
     validations: tuple[Validation, ...] = Field(min_length=1, max_length=32)
     action: Literal["Deny", "Warn", "Audit"] = "Deny"

@@ -29,7 +29,9 @@ DELETION_POLICY = "gitward.dev/deletion-policy"
 FINALIZER = "gitward.dev/cleanup"
 
 
-class _Model(BaseModel):
+class SpecModel(BaseModel):
+    """The base of every spec model (Applications, notifications): frozen, camelCase aliases, null = absent."""
+
     model_config = ConfigDict(populate_by_name=True, extra="ignore", frozen=True)
 
     @model_validator(mode="before")
@@ -41,54 +43,54 @@ class _Model(BaseModel):
         return data
 
 
-def _grammar(name: str) -> AfterValidator:
+def grammar(name: str) -> AfterValidator:
     """A validator holding a string field to one of `gitward.core.identifiers`' grammars."""
     return AfterValidator(lambda value: check(name, value))
 
 
 # every identifier a spec carries, held to its grammar (gitward.core.identifiers; the CRDs carry the
 # same patterns): a value that reaches a header, a URL, an argument list or a path is never free text
-Label = Annotated[str, _grammar("label")]
-Subdomain = Annotated[str, _grammar("subdomain")]
-OptionalLabel = Annotated[str, _grammar("optional-label")]
-OptionalSubdomain = Annotated[str, _grammar("optional-subdomain")]
-RepoPath = Annotated[str, _grammar("path")]
-Revision = Annotated[str, _grammar("revision")]
-Glob = Annotated[str, _grammar("glob")]
+Label = Annotated[str, grammar("label")]
+Subdomain = Annotated[str, grammar("subdomain")]
+OptionalLabel = Annotated[str, grammar("optional-label")]
+OptionalSubdomain = Annotated[str, grammar("optional-subdomain")]
+RepoPath = Annotated[str, grammar("path")]
+Revision = Annotated[str, grammar("revision")]
+Glob = Annotated[str, grammar("glob")]
 
 
-class SecretRef(_Model):
+class SecretRef(SpecModel):
     name: Subdomain
 
 
-class DirectorySource(_Model):
+class DirectorySource(SpecModel):
     recurse: bool = True
     include: Glob = "*.{yaml,yml,json}"
     exclude: Glob = ""
 
 
-class KustomizeSource(_Model):
+class KustomizeSource(SpecModel):
     pass
 
 
-class HelmSource(_Model):
-    value_files: tuple[Annotated[str, _grammar("value-file")], ...] = Field(
+class HelmSource(SpecModel):
+    value_files: tuple[Annotated[str, grammar("value-file")], ...] = Field(
         default=(), alias="valueFiles", max_length=64
     )
     values: dict[str, Any] = Field(default_factory=dict)
-    release_name: Annotated[str, _grammar("release-name")] = Field(default="", alias="releaseName")
+    release_name: Annotated[str, grammar("release-name")] = Field(default="", alias="releaseName")
 
 
-class VerifySource(_Model):
+class VerifySource(SpecModel):
     mode: Literal["head", "none", ""] = "head"
     secret_ref: SecretRef | None = Field(default=None, alias="secretRef")
 
 
-class Source(_Model):
-    repo_url: Annotated[str, _grammar("url")] = Field(alias="repoURL")
+class Source(SpecModel):
+    repo_url: Annotated[str, grammar("url")] = Field(alias="repoURL")
     target_revision: Revision = Field(default="HEAD", alias="targetRevision")
     path: RepoPath = "."
-    chart: Annotated[str, _grammar("chart")] = ""
+    chart: Annotated[str, grammar("chart")] = ""
     directory: DirectorySource | None = None
     kustomize: KustomizeSource | None = None
     helm: HelmSource | None = None
@@ -106,33 +108,33 @@ class Source(_Model):
         return v or "."
 
 
-class Destination(_Model):
+class Destination(SpecModel):
     namespace: OptionalLabel = ""
     cluster: Subdomain = "in-cluster"
 
 
-class Automated(_Model):
+class Automated(SpecModel):
     prune: bool = False
     self_heal: bool = Field(default=False, alias="selfHeal")
     allow_empty: bool = Field(default=False, alias="allowEmpty")
 
 
-class Backoff(_Model):
+class Backoff(SpecModel):
     duration: str = "5s"
     factor: float = 2.0
     max_duration: str = Field(default="3m", alias="maxDuration")
 
 
-class Retry(_Model):
+class Retry(SpecModel):
     limit: int = Field(default=5, ge=0)
     backoff: Backoff = Backoff()
 
 
-class SyncPolicy(_Model):
+class SyncPolicy(SpecModel):
     automated: Automated | None = None
     interval: str = "3m"
     retry: Retry = Retry()
-    sync_options: tuple[Annotated[str, _grammar("sync-option")], ...] = Field(
+    sync_options: tuple[Annotated[str, grammar("sync-option")], ...] = Field(
         default=(), alias="syncOptions", max_length=64
     )
 
@@ -150,17 +152,17 @@ MAX_EXPRESSION = 4096
 Expression = Annotated[str, Field(max_length=MAX_EXPRESSION)]
 
 
-class HealthCheck(_Model):
+class HealthCheck(SpecModel):
     """CEL over the live object deciding the health of a kind (SPEC §13, Flux's healthCheckExprs)."""
 
-    group: Annotated[str, _grammar("group")] = ""
-    kind: Annotated[str, _grammar("kind")]
+    group: Annotated[str, grammar("group")] = ""
+    kind: Annotated[str, grammar("kind")]
     current: Annotated[str, Field(min_length=1, max_length=MAX_EXPRESSION)]
     in_progress: Expression = Field(default="", alias="inProgress")
     failed: Expression = ""
 
 
-class ApplicationSpec(_Model):
+class ApplicationSpec(SpecModel):
     project: Label = "default"
     source: Source
     destination: Destination = Destination()

@@ -13,10 +13,11 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass, field
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, Field
 
+from gitward.core.applications import SpecModel, grammar
 from gitward.core.identifiers import check
 
 PROVIDER_KIND = "Provider"
@@ -31,10 +32,6 @@ SourceKind = Literal["Application", "Rollout", "ApplicationSet"]
 MAX_REGEX = 256  # characters of one inclusion/exclusion regex
 MAX_TEXT = 255  # a Slack channel or user name
 MAX_SUMMARY = 1024
-
-
-def _grammar(name: str) -> AfterValidator:
-    return AfterValidator(lambda value: check(name, value))
 
 
 def _optional(name: str) -> AfterValidator:
@@ -102,28 +99,17 @@ def _nested_quantifier(pattern: str) -> bool:
     return False
 
 
-Subdomain = Annotated[str, _grammar("subdomain")]
+Subdomain = Annotated[str, grammar("subdomain")]
 Url = Annotated[str, _optional("url")]
-Glob = Annotated[str, _grammar("glob")]
+Glob = Annotated[str, grammar("glob")]
 Regex = Annotated[str, AfterValidator(check_regex)]
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(populate_by_name=True, extra="ignore", frozen=True)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _null_is_absent(cls, data: Any) -> Any:
-        if isinstance(data, dict):
-            return {key: value for key, value in data.items() if value is not None}
-        return data
-
-
-class SecretRef(_Model):
+class SecretRef(SpecModel):
     name: Subdomain
 
 
-class ProviderSpec(_Model):
+class ProviderSpec(SpecModel):
     type: ProviderType
     address: Url = ""
     channel: Annotated[str, _printable(MAX_TEXT)] = ""
@@ -132,17 +118,17 @@ class ProviderSpec(_Model):
     suspend: bool = False
 
 
-class ProviderRef(_Model):
+class ProviderRef(SpecModel):
     name: Subdomain
 
 
-class EventSource(_Model):
+class EventSource(SpecModel):
     kind: SourceKind
     name: Glob = "*"  # a glob (`*`, `?`, `[...]`) on the object's name
     namespace: Glob = ""  # a glob; empty: the Alert's own namespace (as in Flux)
 
 
-class AlertSpec(_Model):
+class AlertSpec(SpecModel):
     provider_ref: ProviderRef = Field(alias="providerRef")
     event_severity: Severity = Field(default="info", alias="eventSeverity")
     event_sources: tuple[EventSource, ...] = Field(alias="eventSources", min_length=1, max_length=64)
