@@ -21,7 +21,7 @@ from gitward.controller.informers import InformerSet
 from gitward.core.manifests import Manifest, ObjectRef
 from gitward.kube import errors
 from gitward.kube.client import KubeClient
-from gitward.planning import comparing, conflicts, fingerprints, inventory, ordering, prune
+from gitward.planning import comparing, conflicts, fingerprints, ignoring, inventory, ordering, prune
 
 WAVE_HEALTH_TIMEOUT = 30.0
 
@@ -49,6 +49,8 @@ class SyncOutcome:
     out_of_sync: dict[ObjectRef, str] = field(default_factory=dict)
     """Every object found out of sync (written or not) → for the drift of an object in
     `Policy.name_writers`, the field manager that changed it last (before any write); else ""."""
+    effective: list[Manifest] = field(default_factory=list)
+    """The desired objects as compared and written: without the fields `ignoreDifferences` ignores."""
 
     @property
     def failed(self) -> list[Change]:
@@ -88,6 +90,7 @@ class Syncer:
     app_namespace: str
     app_name: str
     fingerprints: Fingerprints = field(default_factory=dict)
+    ignore: tuple[ignoring.Rule, ...] = ()  # spec.ignoreDifferences
 
     async def live_of(self, objs: list[Manifest], old: list[inventory.Entry]) -> dict[ObjectRef, Manifest]:
         """Live objects of the desired and inventoried refs, from the watch cache — or, for an
@@ -121,6 +124,9 @@ class Syncer:
     ) -> SyncOutcome:
         out = SyncOutcome()
         live = await self.live_of(desired, old)
+        await self._reread_for_new_managers(desired, live)
+        originals = {ObjectRef.of(o): o for o in desired}
+        desired = out.effective = self._without_ignored(desired, live)
         out.conflicts = conflicts.find_conflicts(desired, live, self.app_namespace, self.app_name)
         conflicted = {c.ref for c in out.conflicts}
         mine = [o for o in desired if ObjectRef.of(o) not in conflicted]
@@ -139,11 +145,45 @@ class Syncer:
         )
         pending = [o for o in mine if (ref := ObjectRef.of(o)) in out.out_of_sync and ref not in policy.hold]
         if policy.write and pending:
-            await self._write(mine, pending, live, old, new_entries, out, persist)
+            await self._write(mine, pending, live, old, new_entries, out, persist, originals)
         if policy.write and policy.prune and not out.failed and not out.waiting:
             out.changes += await self._prune(out.prune_plan)
         out.inventory = self._inventory(old, new_entries, out, policy)
         return out
+
+    def _without_ignored(self, desired: list[Manifest], live: dict[ObjectRef, Manifest]) -> list[Manifest]:
+        out = []
+        for obj in desired:
+            ref = ObjectRef.of(obj)
+            pointers, managers = ignoring.applies_to(self.ignore, ref)
+            out.append(ignoring.strip(obj, live.get(ref), pointers, managers))
+        return out
+
+    async def _reread_for_new_managers(self, desired: list[Manifest], live: dict[ObjectRef, Manifest]) -> None:
+        """The caches drop other managers' managedFields entries: when a rule names a manager they did
+        not keep yet, read the objects it matches again (once), so its fields are known."""
+        named = {m for rule in self.ignore for m in rule.managers}
+        if not named or self.client.identity is not None:  # read as the identity: fresh objects already
+            return
+        new = self.informers.keep_managers(named)
+        refs = [
+            ref
+            for o in desired
+            if (ref := ObjectRef.of(o)) in live and any(r.matches(ref) and set(r.managers) & new for r in self.ignore)
+        ]
+        limit = asyncio.Semaphore(8)
+
+        async def reread(ref: ObjectRef) -> None:
+            cached = live[ref]
+            async with limit:
+                fresh = await self.client.get_or_none(
+                    str(cached.get("apiVersion")), ref.kind, ref.name, ref.namespace or None
+                )
+            if fresh is not None:
+                self.informers.put(ref, fresh)
+                live[ref] = self.informers.get(ref) or fresh
+
+        await asyncio.gather(*(reread(ref) for ref in refs))
 
     async def _write(
         self,
@@ -154,6 +194,7 @@ class Syncer:
         new_entries: list[inventory.Entry],
         out: SyncOutcome,
         persist: PersistInventory,
+        originals: dict[ObjectRef, Manifest],
     ) -> None:
         deferred = _needs_prerequisites(pending, mine, live)
         out.invalid = await validating.dry_run(self.client, [o for o in pending if ObjectRef.of(o) not in deferred])
@@ -171,7 +212,7 @@ class Syncer:
                 out.invalid = await validating.dry_run(self.client, late)
                 if out.invalid:
                     return
-            out.changes += await self._apply(todo, live)
+            out.changes += await self._apply(todo, live, originals)
             out.wrote = out.wrote or bool(todo)
             if failures(out.changes):
                 return
@@ -180,8 +221,13 @@ class Syncer:
                 out.waiting = f"waiting for wave {step.wave} to become healthy"
                 return
 
-    async def _apply(self, objs: list[Manifest], live: dict[ObjectRef, Manifest]) -> list[Change]:
-        pairs = [(o, Action.CONFIGURED if ObjectRef.of(o) in live else Action.CREATED) for o in objs]
+    async def _apply(
+        self, objs: list[Manifest], live: dict[ObjectRef, Manifest], originals: dict[ObjectRef, Manifest]
+    ) -> list[Change]:
+        pairs = [
+            (self._as_written(o, originals, live), Action.CONFIGURED if ObjectRef.of(o) in live else Action.CREATED)
+            for o in objs
+        ]
         desired = {ObjectRef.of(o): o for o in objs}
 
         def written(ref: ObjectRef, result: Manifest) -> None:
@@ -189,6 +235,14 @@ class Syncer:
             self._remember(desired[ref], result)
 
         return await applier.apply(self.client, pairs, on_written=written)
+
+    def _as_written(
+        self, obj: Manifest, originals: dict[ObjectRef, Manifest], live: dict[ObjectRef, Manifest]
+    ) -> Manifest:
+        """Fields ignored by JSON pointer: Git's values on a create, else the live ones (left alone)."""
+        ref = ObjectRef.of(obj)
+        pointers, _ = ignoring.applies_to(self.ignore, ref)
+        return ignoring.as_written(obj, originals.get(ref, obj), live.get(ref), pointers) if pointers else obj
 
     def _decide(
         self, objs: list[Manifest], live: dict[ObjectRef, Manifest]
