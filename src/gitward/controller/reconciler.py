@@ -126,7 +126,9 @@ class Reconciler:
             async def persist(entries: list[inventory.Entry]) -> None:
                 await self.status.persist_inventory(p.app, entries, revision)
 
-            outcome = await syncer.sync(p.desired, old_inventory, _policy(decision, p.memory.fight_guard), persist)
+            outcome = await syncer.sync(
+                p.desired, old_inventory, _policy(decision, p.memory.fight_guard, _replace_all(p.spec)), persist
+            )
             p.memory.effective = outcome.effective
             return outcome
         except kube_errors.APIForbiddenError as exc:
@@ -187,13 +189,18 @@ class SyncFailure(SyncError):
     """The Kubernetes API failed during the sync itself (after validation): retried with backoff."""
 
 
-def _policy(decision: triggers.Decision, guard: fights.FightGuard) -> Policy:
+def _policy(decision: triggers.Decision, guard: fights.FightGuard, replace: bool) -> Policy:
     """What the sync may write. Self-heal skips the objects another writer keeps changing back while
     they back off, and looks up who changes the objects that may start a fight."""
     if not (decision.write and decision.heal_only):
-        return Policy(decision.write, decision.prune, decision.allow_empty)
+        return Policy(decision.write, decision.prune, decision.allow_empty, replace=replace)
     now = time.monotonic()
-    return Policy(True, decision.prune, decision.allow_empty, guard.held(now), guard.suspects(now))
+    return Policy(True, decision.prune, decision.allow_empty, guard.held(now), guard.suspects(now), replace)
+
+
+def _replace_all(spec: apps.ApplicationSpec) -> bool:
+    """syncOptions `Replace=true` / `Force=true`: any object may be deleted and re-created."""
+    return any((spec.sync_policy.option(name) or "").lower() == "true" for name in ("Replace", "Force"))
 
 
 def _ignore_rules(spec: apps.ApplicationSpec) -> tuple[ignoring.Rule, ...]:

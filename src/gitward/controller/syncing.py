@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from gitward import health
-from gitward.applying import applier, pruning, validating
+from gitward.applying import applier, pruning, replacing, validating
 from gitward.applying.results import Action, Change, failures
 from gitward.controller import fights
 from gitward.controller.informers import InformerSet
@@ -33,6 +33,7 @@ class Policy:
     allow_empty: bool
     hold: frozenset[ObjectRef] = frozenset()  # never written by this sync, even when they differ (drift fights)
     name_writers: frozenset[ObjectRef] = frozenset()  # when drifted, look up who changed them (a GET each)
+    replace: bool = False  # syncOptions Replace=true / Force=true: every object may be deleted and re-created
 
 
 @dataclass
@@ -63,6 +64,19 @@ class SyncOutcome:
 
 
 PersistInventory = Callable[[list[inventory.Entry]], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class _Writes:
+    """What one sync's write step works from."""
+
+    mine: list[Manifest]  # the desired objects this Application may write (no conflicts)
+    pending: list[Manifest]  # those out of sync and not held
+    live: dict[ObjectRef, Manifest]
+    old: list[inventory.Entry]
+    new_entries: list[inventory.Entry]
+    originals: dict[ObjectRef, Manifest]  # the desired objects before ignored fields were taken out
+    replaceable: replacing.Replaceable
 
 
 @dataclass(slots=True)
@@ -145,7 +159,8 @@ class Syncer:
         )
         pending = [o for o in mine if (ref := ObjectRef.of(o)) in out.out_of_sync and ref not in policy.hold]
         if policy.write and pending:
-            await self._write(mine, pending, live, old, new_entries, out, persist, originals)
+            plan = _Writes(mine, pending, live, old, new_entries, originals, self._replaceable(policy))
+            await self._write(plan, out, persist)
         if policy.write and policy.prune and not out.failed and not out.waiting:
             out.changes += await self._prune(out.prune_plan)
         out.inventory = self._inventory(old, new_entries, out, policy)
@@ -185,19 +200,13 @@ class Syncer:
 
         await asyncio.gather(*(reread(ref) for ref in refs))
 
-    async def _write(
-        self,
-        mine: list[Manifest],
-        pending: list[Manifest],
-        live: dict[ObjectRef, Manifest],
-        old: list[inventory.Entry],
-        new_entries: list[inventory.Entry],
-        out: SyncOutcome,
-        persist: PersistInventory,
-        originals: dict[ObjectRef, Manifest],
-    ) -> None:
+    async def _write(self, plan: _Writes, out: SyncOutcome, persist: PersistInventory) -> None:
+        mine, pending, live, old, new_entries = plan.mine, plan.pending, plan.live, plan.old, plan.new_entries
         deferred = _needs_prerequisites(pending, mine, live)
-        out.invalid = await validating.dry_run(self.client, [o for o in pending if ObjectRef.of(o) not in deferred])
+        replaceable = plan.replaceable
+        out.invalid = await validating.dry_run(
+            self.client, [o for o in pending if ObjectRef.of(o) not in deferred], replaceable=replaceable
+        )
         if out.invalid:
             return
         known = {e.id for e in old}
@@ -209,10 +218,10 @@ class Syncer:
             todo = [o for o in step.objects if ObjectRef.of(o) in pending_refs]
             late = [o for o in todo if ObjectRef.of(o) in deferred]
             if late:
-                out.invalid = await validating.dry_run(self.client, late)
+                out.invalid = await validating.dry_run(self.client, late, replaceable=replaceable)
                 if out.invalid:
                     return
-            out.changes += await self._apply(todo, live, originals)
+            out.changes += await self._apply(todo, live, plan.originals, replaceable)
             out.wrote = out.wrote or bool(todo)
             if failures(out.changes):
                 return
@@ -222,7 +231,11 @@ class Syncer:
                 return
 
     async def _apply(
-        self, objs: list[Manifest], live: dict[ObjectRef, Manifest], originals: dict[ObjectRef, Manifest]
+        self,
+        objs: list[Manifest],
+        live: dict[ObjectRef, Manifest],
+        originals: dict[ObjectRef, Manifest],
+        replaceable: replacing.Replaceable,
     ) -> list[Change]:
         pairs = [
             (self._as_written(o, originals, live), Action.CONFIGURED if ObjectRef.of(o) in live else Action.CREATED)
@@ -234,7 +247,11 @@ class Syncer:
             self.informers.put(ref, result)
             self._remember(desired[ref], result)
 
-        return await applier.apply(self.client, pairs, on_written=written)
+        return await applier.apply(self.client, pairs, on_written=written, replaceable=replaceable)
+
+    @staticmethod
+    def _replaceable(policy: Policy) -> replacing.Replaceable:
+        return lambda obj: replacing.opted_in(obj, policy.replace)
 
     def _as_written(
         self, obj: Manifest, originals: dict[ObjectRef, Manifest], live: dict[ObjectRef, Manifest]
