@@ -10,9 +10,11 @@ deployed because nothing is written before validation passed.
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import pydantic
 
@@ -112,8 +114,22 @@ class Reconciler:
         p.memory.desired, p.memory.effective = desired, []
         retry_allowed = p.memory.retries < p.spec.sync_policy.retry.limit
         decision = triggers.decide(p.spec, p.app.get("status") or {}, revision.sha, p.why, retry_allowed)
+        decision = self._within_sync_windows(p, decision)
         outcome = await self._sync(p, target, revision, decision)
         return await self._report(p, target, revision, outcome, decision)
+
+    def _within_sync_windows(self, p: Pass, decision: triggers.Decision) -> triggers.Decision:
+        """Hold a write outside the Project's sync windows (a sync already under way continues)."""
+        running = ((p.app.get("status") or {}).get("operationState") or {}).get("phase") == "Running"
+        if not decision.write or running:
+            return decision
+        state = self.desired.sync_windows(p, datetime.now(UTC))
+        manual = p.why.sync is not None
+        if state.manual if manual else state.automated:
+            return decision
+        opens = f"; the next window opens at {state.next_open:%Y-%m-%dT%H:%M:%SZ}" if state.next_open else ""
+        what = "manual sync" if manual else "automated sync"
+        return dataclasses.replace(decision, write=False, held=f"{what} held by {state.message}{opens}")
 
     async def _sync(self, p: Pass, target: Target, revision: Revision, decision: triggers.Decision) -> SyncOutcome:
         client = self.impersonation.client(p.spec, p.namespace, target.client)

@@ -150,7 +150,7 @@ class StatusWriter:
                 revision.sha, revision.author, revision.message, revision.committed_at, now, why.initiated_by, result
             )
             status["history"] = history.append(old.get("history"), entry, p.spec.revision_history_limit)
-        wanted = _conditions(sync, app_health.status.value, outcome)
+        wanted = _conditions(sync, app_health.status.value, outcome, decision.held)
         fought = p.memory.fight_guard.fights()
         status["conditions"] = conditions.apply(old.get("conditions"), wanted + _fight_condition(wanted, fought), now)
         _handled(app, status)
@@ -275,8 +275,10 @@ def _summary(outcome: SyncOutcome) -> str:
     return "successfully synced" + (f" ({', '.join(parts)})" if parts else " (no changes)")
 
 
-def _conditions(sync: str, health: str, outcome: SyncOutcome) -> list[conditions.Condition]:
+def _conditions(sync: str, health: str, outcome: SyncOutcome, held: str = "") -> list[conditions.Condition]:
     wanted: list[conditions.Condition] = []
+    if held and sync != reporting.SYNCED:
+        wanted.append(conditions.Condition("SyncWindow", True, "SyncWindowClosed", held))
     if outcome.invalid:
         message = "; ".join(c.message for c in outcome.invalid[:5])
         wanted.append(conditions.Condition("ValidationError", True, "ValidationFailed", message))

@@ -80,6 +80,7 @@ class Decision:
     prune: bool
     allow_empty: bool
     heal_only: bool  # writing only to revert drift (selfHeal), not for a new revision
+    held: str = ""  # why a write this reconcile would have made is held (a sync window)
 
 
 def decide(
