@@ -139,7 +139,14 @@ class StatusWriter:
         }
         if p.full or outcome.wrote or why.sync or why.refresh:
             status["reconciledAt"] = now
-        operated = bool(why.sync) or outcome.wrote or bool(outcome.failed) or _pruned(outcome) or bool(outcome.waiting)
+        operated = (
+            bool(why.sync)
+            or outcome.wrote
+            or bool(outcome.failed)
+            or _pruned(outcome)
+            or bool(outcome.waiting)
+            or bool(outcome.hook_run)  # the hooks of an operation ran, or it just finished with them
+        )
         if operated:
             status["operationState"] = _operation(old, revision, outcome, decision, now)
         if sync == reporting.SYNCED and not outcome.failed:
@@ -256,7 +263,7 @@ def _operation(
     else:
         phase, message = "Succeeded", _summary(outcome)
     changes = (c.as_status() for c in outcome.changes + outcome.invalid)
-    return {
+    state = {
         "phase": phase,
         "startedAt": started,
         "finishedAt": "" if phase == "Running" else now,
@@ -265,6 +272,9 @@ def _operation(
         "prune": decision.prune,
         "syncResult": compaction.sync_result(revision.sha, changes),
     }
+    if outcome.hook_run:
+        state["hookRun"], state["hooks"] = outcome.hook_run, outcome.hooks[:100]
+    return state
 
 
 def _summary(outcome: SyncOutcome) -> str:

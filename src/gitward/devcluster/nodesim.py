@@ -8,7 +8,8 @@ deletion the way a kubelet would, so ReplicaSets scale down and namespaces finis
 nothing itself. Started by `gitward.devcluster.cluster.up` as `python -m gitward.devcluster.nodesim`.
 
 Pods annotated `nodesim.gitward.dev/phase: Failed` (or `CrashLoopBackOff`) are given that outcome, so
-tests can exercise degraded health.
+tests can exercise degraded health (on a Job's pod template: the Job fails); a pod that belongs to no
+Job but is annotated `Succeeded` runs, then completes (a run-to-completion Pod, e.g. a sync hook).
 """
 
 from __future__ import annotations
@@ -175,13 +176,14 @@ class NodeSimulator:
         phase = status.get("phase")
         wanted = (meta.get("annotations") or {}).get(PHASE_ANNOTATION, "")
         owned_by_job = any(ref.get("kind") == "Job" for ref in meta.get("ownerReferences") or [])
+        completes = owned_by_job or wanted == "Succeeded"
         if phase in ("Succeeded", "Failed"):
             return None
-        if phase == "Running" and not owned_by_job:
+        if phase == "Running" and not completes:
             return None
         if wanted == "CrashLoopBackOff":
             return _crashloop(pod, self._ip_for(str(meta.get("uid"))))
-        if phase == "Running" and owned_by_job:
+        if phase == "Running" and completes:
             return _terminated(pod, "Failed" if wanted == "Failed" else "Succeeded")
         if wanted == "Failed":
             return _terminated(pod, "Failed")
