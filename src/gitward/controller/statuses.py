@@ -154,7 +154,14 @@ class StatusWriter:
         if operated and not outcome.waiting and not decision.heal_only:
             result = "Failed" if outcome.failed else "Succeeded"
             entry = history.Deployment(
-                revision.sha, revision.author, revision.message, revision.committed_at, now, why.initiated_by, result
+                revision.sha,
+                revision.author,
+                revision.message,
+                revision.committed_at,
+                now,
+                why.initiated_by,
+                result,
+                why.initiator,
             )
             status["history"] = history.append(old.get("history"), entry, p.spec.revision_history_limit)
         wanted = _conditions(sync, app_health.status.value, outcome, decision.held)
