@@ -138,7 +138,7 @@ class Reconciler:
         self, p: Pass, target: Target, revision: Revision, decision: triggers.Decision, hooks: list[hook_plan.Hook]
     ) -> SyncOutcome:
         client = self.impersonation.client(p.spec, p.namespace, target.client)
-        syncer = Syncer(client, target.informers, p.namespace, p.name, target.fingerprints, _ignore_rules(p.spec))
+        syncer = Syncer(client, target.informers, p.namespace, p.name, target.fingerprints, ignoring.rules_of(p.spec))
         try:
             if decision.write and p.spec.sync_policy.option("CreateNamespace") == "true":
                 await _create_namespace(client, p.spec.destination.namespace)
@@ -228,13 +228,6 @@ def _policy(decision: triggers.Decision, guard: fights.FightGuard, replace: bool
 def _replace_all(spec: apps.ApplicationSpec) -> bool:
     """syncOptions `Replace=true` / `Force=true`: any object may be deleted and re-created."""
     return any((spec.sync_policy.option(name) or "").lower() == "true" for name in ("Replace", "Force"))
-
-
-def _ignore_rules(spec: apps.ApplicationSpec) -> tuple[ignoring.Rule, ...]:
-    return tuple(
-        ignoring.Rule(d.kind, d.group, d.name, d.namespace, d.json_pointers, d.managed_fields_managers)
-        for d in spec.ignore_differences
-    )
 
 
 async def _create_namespace(client: KubeClient, name: str) -> None:
