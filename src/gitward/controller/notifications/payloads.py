@@ -3,7 +3,7 @@
 - `generic`: POST the notice as JSON (SPEC §14 shape); `generic-hmac` adds
   `X-Signature: sha256=<hex HMAC-SHA256 of the body>` keyed by the Secret's `token`.
 - `slack`: an incoming-webhook message (`text` plus one attachment); with a `token`, a bearer header
-  (Slack's chat.postMessage takes the same JSON).
+  for Slack's Web API `chat.postMessage` (same JSON, `channel` required, answers `{"ok": ...}`).
 - `msteams`: an Office 365 connector `MessageCard`.
 - `github`, `gitlab`, `gitea`, `bitbucket`: a commit status on the notice's revision, named
   `gitward/<app-namespace>/<app-name>`, at the API derived from the repository's web URL (`address`).
@@ -65,6 +65,7 @@ class Request:
     url: str
     headers: dict[str, str] = field(default_factory=dict)
     body: bytes = b""
+    check_ok: bool = False  # the API answers 200 with {"ok": false, "error": ...} on failure (Slack's Web API)
 
     @property
     def origin(self) -> str:
@@ -125,7 +126,12 @@ def build(spec: ProviderSpec, creds: Credentials, notice: Notice, summary: str =
         return commit_status(spec.type, check_address(spec.address), creds, notice, state)
     url = check_address(creds.address or spec.address)
     if spec.type == "slack":
-        return _json_request(url, slack_body(spec, notice, summary), _bearer(creds.token))
+        request = _json_request(url, slack_body(spec, notice, summary), _bearer(creds.token))
+        if not creds.token:
+            return request
+        if not spec.channel:
+            raise ConfigError("slack with a token posts through chat.postMessage, which needs spec.channel")
+        return Request(request.method, request.url, request.headers, request.body, check_ok=True)
     if spec.type == "msteams":
         return _json_request(url, msteams_body(notice, summary), {})
     body = generic_body(notice, summary)
