@@ -144,3 +144,26 @@ async def test_a_slack_web_api_refusal_shows_its_error_code_on_the_provider(
         assert condition["message"] == f"127.0.0.1:{api.port}: refused: invalid_arguments"
         assert api.violations == ["invalid_auth"] * len(api.requests)
         assert TOKEN not in json.dumps(failed)
+
+
+async def test_a_state_gitlab_already_shows_is_not_a_failure(
+    kube: KubeClient, namespace: str, controller: Controller, make_repo: MakeRepo, git_http_server: GitHttpServer
+) -> None:
+    """After a controller restart gitward may post a state the commit already has: GitLab answers
+    400 "Cannot transition status", which means the status is already what gitward wanted."""
+    repo = make_repo()
+    sha = repo.commit({"deployment.yaml": DEPLOYMENT})
+    path = f"/api/v4/projects/org%2Frepo/statuses/{sha}"
+    already = {(path, f"gitward/{namespace}/web"): "pending"}  # posted by the controller before it restarted
+    async with receivers.receiver(receivers.gitlab(TOKEN, current=already)) as api:
+        await secret(kube, namespace, "creds", token=TOKEN)
+        await provider(
+            kube, namespace, "gitlab", type="gitlab", address=f"{api.url}/org/repo", secretRef={"name": "creds"}
+        )
+        await alert(kube, namespace, "deploys", "gitlab")
+        await kube.create(apps.application("web", namespace, git_http_server.publish(repo, "c.git")))
+        await apps.wait_for(lambda: already[(path, f"gitward/{namespace}/web")] == "success", 120, message="success")
+        assert [b["state"] for b in api.bodies(path)][:1] == ["pending"]  # refused with 400: already pending
+        assert api.violations == []
+        assert not any(d.provider == "gitlab" and d.result == "failure" for d in controller.notifier.recent)
+        await ready(kube, namespace, "Provider", "gitlab", "True")

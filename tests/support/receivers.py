@@ -63,6 +63,7 @@ class Api:
     check: Check
     ok: Answer = Answer(201)
     refused: Answer = Answer(422, b'{"message": "Validation Failed"}')
+    behaviour: Callable[[Recorded], Answer | None] = lambda _: None  # a well-formed request it still refuses
 
 
 @dataclass
@@ -117,7 +118,7 @@ class Receiver:
                 problem = _safe_check(self.api.check, request)
                 if problem:
                     self.violations.append(problem)
-                answer = self.api.refused if problem else self.api.ok
+                answer = self.api.refused if problem else (self.api.behaviour(request) or self.api.ok)
             writer.write(_encode(answer))
             await writer.drain()
         except (asyncio.IncompleteReadError, TimeoutError, ValueError, ConnectionError):
@@ -220,13 +221,14 @@ def github(token: str, repo: str = "org/repo") -> Api:
     return Api(check, Answer(201, b'{"state": "pending"}'))
 
 
-def gitlab(token: str, project: str = "org/repo") -> Api:
+def gitlab(token: str, project: str = "org/repo", current: dict[tuple[str, str], str] | None = None) -> Api:
     """GitLab REST API v4 "Set the pipeline status of a commit": POST
     /api/v4/projects/:id/statuses/:sha with :id the URL-encoded path, `PRIVATE-TOKEN`, JSON state
     (pending|running|success|failed|canceled|skipped), name (alias context), description, target_url.
-    Like GitLab, it refuses a status the commit already has for that name ("Cannot transition")."""
+    Like GitLab, it answers 400 "Cannot transition status" to the state the commit's status of that
+    name already has; `current` ((path, name) → state) seeds what it already has."""
     encoded = project.replace("/", "%2F")
-    current: dict[tuple[str, str], str] = {}
+    states = current if current is not None else {}
 
     def check(request: Recorded) -> str | None:
         problem = _json_post(request, rf"/api/v4/projects/{re.escape(encoded)}/statuses/{SHA}")
@@ -240,13 +242,19 @@ def gitlab(token: str, project: str = "org/repo") -> Api:
         name = body.get("name", body.get("context"))
         if not isinstance(name, str) or not name:
             return "name"
-        key = (request.path, name)
-        if current.get(key) == body["state"]:
-            return f"Cannot transition status from {body['state']} to {body['state']}"
-        current[key] = body["state"]
         return _extra(body, {"state", "ref", "name", "context", "target_url", "description", "coverage", "pipeline_id"})
 
-    return Api(check, Answer(201, b'{"id": 93, "status": "pending"}'), Answer(400, b'{"message": "refused"}'))
+    def transition(request: Recorded) -> Answer | None:
+        body = request.json()
+        key = (request.path, body.get("name", body.get("context")))
+        if states.get(key) == body["state"]:
+            verb = {"pending": "enqueue", "running": "run", "success": "succeed", "failed": "drop"}.get(body["state"])
+            return Answer(400, f'{{"message": "Cannot transition status via :{verb} from :{body["state"]}"}}'.encode())
+        states[key] = body["state"]
+        return None
+
+    ok, refused = Answer(201, b'{"id": 93, "status": "pending"}'), Answer(400, b'{"message": "refused"}')
+    return Api(check, ok, refused, transition)
 
 
 def gitea(token: str, repo: str = "org/repo") -> Api:

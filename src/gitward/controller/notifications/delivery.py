@@ -1,6 +1,7 @@
 """One HTTP delivery: send a built request with timeouts, follow a redirect only to the same origin,
 read no response body (except a bounded one from an API that answers errors with 200, like Slack's
-Web API: `{"ok": false, "error": "channel_not_found"}`), and say whether a failure is worth retrying
+Web API: `{"ok": false, "error": "channel_not_found"}`, or says with a 400 that the commit status
+asked for is already there, like GitLab), and say whether a failure is worth retrying
 (and when, for 429 Retry-After). Called by the engine's Provider workers.
 
 Error messages name the host and the HTTP status only — never the URL's path or query (a Slack or
@@ -58,7 +59,7 @@ async def send(http: httpx.AsyncClient, request: Request) -> int:
             async with asyncio.timeout(deadline):
                 async with http.stream(request.method, url, headers=request.headers, content=request.body) as resp:
                     status, headers = resp.status_code, resp.headers
-                    if request.check_ok and 200 <= status < 300:
+                    if (request.check_ok and 200 <= status < 300) or (request.already and status == 400):
                         answer = await _read_bounded(resp)
         except TimeoutError as exc:
             raise DeliveryError(f"{host}: no answer within {deadline:g}s") from exc
@@ -78,6 +79,8 @@ async def send(http: httpx.AsyncClient, request: Request) -> int:
             continue
         if 300 <= status < 400:
             raise DeliveryError(f"{host}: HTTP {status} redirect, not followed", retry=False)
+        if status == 400 and request.already and request.already in answer:
+            return status  # what was asked for is already so
         if status == 429:
             raise DeliveryError(f"{host}: HTTP 429 (rate limited)", retry_after=retry_after(headers.get("retry-after")))
         if status >= 500 or status == 408:

@@ -29,6 +29,7 @@ from gitward.core.notifications import FORGES, Notice, ProviderSpec
 USER_AGENT = f"gitward/{__version__}"
 DESCRIPTION_LIMIT = 140  # GitHub refuses longer commit status descriptions; the others are as strict or laxer
 SIGNATURE_HEADER = "X-Signature"
+GITLAB_SAME_STATE = b"Cannot transition status"
 
 CommitState = Literal["pending", "success", "failure"]
 
@@ -66,6 +67,7 @@ class Request:
     headers: dict[str, str] = field(default_factory=dict)
     body: bytes = b""
     check_ok: bool = False  # the API answers 200 with {"ok": false, "error": ...} on failure (Slack's Web API)
+    already: bytes = b""  # in a 400 answer: the state asked for is already there (GitLab), not a failure
 
     @property
     def origin(self) -> str:
@@ -292,7 +294,10 @@ def commit_status(forge: str, address: str, creds: Credentials, notice: Notice, 
     if forge == "gitlab":
         gitlab_state = {"pending": "pending", "success": "success", "failure": "failed"}[state]
         body = {"state": gitlab_state, "name": context, "description": description}
-        return _json_request(url, body, {"PRIVATE-TOKEN": creds.token})
+        request = _json_request(url, body, {"PRIVATE-TOKEN": creds.token})
+        # GitLab refuses a state the commit's status already has ("Cannot transition status via
+        # :enqueue from :pending"), e.g. after a controller restart: that state is what was wanted
+        return Request(request.method, request.url, request.headers, request.body, already=GITLAB_SAME_STATE)
     body = {"state": state, "context": context, "description": description}  # gitea
     return _json_request(url, body, {"Authorization": f"token {creds.token}"})
 
