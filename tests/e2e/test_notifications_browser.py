@@ -13,10 +13,10 @@ from playwright.async_api import Browser, expect
 from gitward.controller.manager import Controller
 from gitward.devcluster.processes import free_port
 from gitward.kube.client import KubeClient
-from tests.integration.test_notifications import CONFIGMAP, alert, provider, ready, secret
 from tests.support import apps, receivers
 from tests.support.fixtures import MakeRepo
 from tests.support.gitserver import GitHttpServer
+from tests.support.notifications import CONFIGMAP, alert, provider, ready, secret
 
 from .conftest import Site
 

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import dataclasses
 
-from tests.integration.test_notifications import CONFIGMAP, alert, provider, ready, secret
 from tests.support import apps, http_api, receivers
 from tests.support.fixtures import MakeRepo
 from tests.support.gitserver import GitHttpServer
+from tests.support.notifications import CONFIGMAP, alert, provider, ready, secret
 
 from gitward.controller.manager import Controller
 from gitward.controller.notifications import Settings

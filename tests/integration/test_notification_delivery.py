@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import dataclasses
 
-from tests.integration.test_notifications import CONFIGMAP, alert, provider, ready
 from tests.support import apps, http_api, receivers
 from tests.support.fixtures import MakeRepo
 from tests.support.gitserver import GitHttpServer
+from tests.support.notifications import CONFIGMAP, alert, provider, ready
 
 from gitward.controller.manager import Controller
 from gitward.controller.metrics import REGISTRY

@@ -16,10 +16,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from tests.integration.test_notifications import DEPLOYMENT, alert, provider, ready, secret
 from tests.support import apps, receivers
 from tests.support.fixtures import MakeRepo
 from tests.support.gitserver import GitHttpServer
+from tests.support.notifications import DEPLOYMENT, alert, provider, ready, secret
 
 from gitward.controller.manager import Controller
 from gitward.kube.client import KubeClient

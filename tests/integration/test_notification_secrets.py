@@ -11,10 +11,10 @@ from __future__ import annotations
 import json
 
 import pytest
-from tests.integration.test_notifications import alert, provider, ready, secret
 from tests.support import apps, receivers
 from tests.support.fixtures import MakeRepo
 from tests.support.gitserver import GitHttpServer
+from tests.support.notifications import alert, provider, ready, secret
 
 from gitward.controller.manager import Controller
 from gitward.core.applications import API_VERSION

@@ -12,7 +12,6 @@ test_notification_delivery.py.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 import json
@@ -23,6 +22,7 @@ import pytest
 from tests.support import apps
 from tests.support.fixtures import MakeRepo
 from tests.support.gitserver import GitHttpServer
+from tests.support.notifications import CONFIGMAP, DEPLOYMENT, alert, provider, ready, secret
 from tests.support.receivers import generic, github, receiver
 
 from gitward.controller.manager import Controller
@@ -30,60 +30,9 @@ from gitward.core.applications import API_VERSION
 from gitward.devcluster.processes import free_port
 from gitward.kube.client import KubeClient
 
-CONFIGMAP = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\ndata:\n  greeting: hello\n"
-DEPLOYMENT = """\
-apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: web
-spec:
-  replicas: 1
-  selector:
-    matchLabels: {app: web}
-  template:
-    metadata:
-      labels: {app: web}
-    spec:
-      containers:
-        - name: web
-          image: nginx:1.27
-"""
 HMAC_KEY = "hmac-key-5f2e9c71"
 GITHUB_TOKEN = "ghp-token-0d3b8a6e41"
 HOOK_SECRET = "hook-path-secret-7a1c"
-
-
-async def secret(kube: KubeClient, namespace: str, name: str, **data: str) -> None:
-    await kube.create(
-        {
-            "apiVersion": "v1",
-            "kind": "Secret",
-            "metadata": {"name": name, "namespace": namespace},
-            "data": {k: base64.b64encode(v.encode()).decode() for k, v in data.items()},
-        }
-    )
-
-
-async def provider(kube: KubeClient, namespace: str, name: str, **spec: Any) -> None:
-    body = {"apiVersion": API_VERSION, "kind": "Provider", "metadata": {"name": name, "namespace": namespace}}
-    await kube.create({**body, "spec": spec})
-
-
-async def alert(kube: KubeClient, namespace: str, name: str, provider_name: str, **spec: Any) -> None:
-    body: dict[str, Any] = {"providerRef": {"name": provider_name}, "eventSources": [{"kind": "Application"}]}
-    body.update(spec)
-    obj = {"apiVersion": API_VERSION, "kind": "Alert", "metadata": {"name": name, "namespace": namespace}}
-    await kube.create({**obj, "spec": body})
-    await ready(kube, namespace, "Alert", name, "True")  # the controller sees it: events are routed from now on
-
-
-async def ready(kube: KubeClient, namespace: str, kind: str, name: str, status: str, timeout: float = 60) -> Any:
-    async def check() -> Any:
-        obj = await kube.get(API_VERSION, kind, name, namespace)
-        cond = apps.condition(obj.get("status") or {}, "Ready")
-        return obj if cond and cond["status"] == status else None
-
-    return await apps.wait_for(check, timeout, 0.2, f"{kind} {name} Ready={status}")
 
 
 async def test_generic_and_hmac_providers_get_sync_succeeded_with_a_valid_signature(
