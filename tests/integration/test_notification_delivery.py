@@ -10,11 +10,12 @@ guarantees, never upper bounds on speed.
 from __future__ import annotations
 
 import dataclasses
+import time
 
 from tests.support import apps, http_api, receivers
 from tests.support.fixtures import MakeRepo
 from tests.support.gitserver import GitHttpServer
-from tests.support.notifications import CONFIGMAP, alert, provider, ready
+from tests.support.notifications import CONFIGMAP, alert, provider, ready, secret
 
 from gitward.controller.manager import Controller
 from gitward.controller.metrics import REGISTRY
@@ -57,6 +58,27 @@ async def test_a_429_with_retry_after_is_waited_for_then_delivered(
         assert hook.violations == []
         provider_obj = await ready(kube, namespace, "Provider", "hook", "True")
         assert (apps.condition(provider_obj["status"], "Ready") or {}).get("reason") == "Succeeded"
+
+
+async def test_githubs_rate_limit_403_waits_for_its_reset(
+    kube: KubeClient, namespace: str, controller: Controller, make_repo: MakeRepo, git_http_server: GitHttpServer
+) -> None:
+    """GitHub answers 403 with x-ratelimit-remaining 0 past its primary rate limit: no request
+    before x-ratelimit-reset (UTC epoch seconds), then the status is posted."""
+    tune(controller, backoff=Backoff(attempts=3, base=0.1))
+    reset = int(time.time()) + 6
+    async with receivers.receiver(receivers.github("tok"), [receivers.github_rate_limited(reset)]) as api:
+        await secret(kube, namespace, "github", token="tok")
+        await provider(
+            kube, namespace, "gh", type="github", address=f"{api.url}/org/repo", secretRef={"name": "github"}
+        )
+        await alert(kube, namespace, "gh", "gh")
+        await sync_one(kube, namespace, make_repo, git_http_server, "web")
+        await apps.wait_for(lambda: len(api.requests) >= 2, 60, message="the status after the reset")
+        assert api.requests[0].body == api.requests[1].body
+        assert api.walls[1] >= reset - 1  # x-ratelimit-reset has whole seconds
+        assert api.violations == []
+        await ready(kube, namespace, "Provider", "gh", "True")
 
 
 async def test_a_failing_receiver_is_retried_with_backoff_then_given_up_and_counted(

@@ -25,6 +25,7 @@ import base64
 import contextlib
 import json
 import re
+import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -72,6 +73,7 @@ class Receiver:
     script: list[Answer] = field(default_factory=list)  # answers to the first requests, in order
     requests: list[Recorded] = field(default_factory=list)
     arrivals: list[float] = field(default_factory=list)  # loop time of each request
+    walls: list[float] = field(default_factory=list)  # wall-clock time (epoch seconds) of each request
     violations: list[str] = field(default_factory=list)
     pending: int = 0  # requests read and not answered (yet)
     port: int = 0
@@ -106,6 +108,7 @@ class Receiver:
             request = Recorded(method, path, headers, body)
             self.requests.append(request)
             self.arrivals.append(asyncio.get_running_loop().time())
+            self.walls.append(time.time())
             answer = self.script.pop(0) if self.script else None
             if answer is HANG:
                 self.pending += 1
@@ -158,6 +161,13 @@ async def receiver(api: Api, script: list[Answer] | None = None) -> AsyncIterato
 
 def throttled(seconds: int) -> Answer:
     return Answer(429, b'{"message": "rate limited"}', headers=(("Retry-After", str(seconds)),))
+
+
+def github_rate_limited(reset: int) -> Answer:
+    """GitHub's answer past the primary rate limit: 403, x-ratelimit-remaining 0, the reset in epoch seconds."""
+    body = b'{"message": "API rate limit exceeded", "documentation_url": "https://docs.github.com/rest"}'
+    headers = (("x-ratelimit-limit", "5000"), ("x-ratelimit-remaining", "0"), ("x-ratelimit-reset", str(reset)))
+    return Answer(403, body, headers=headers)
 
 
 UNAVAILABLE = Answer(503, b"upstream unavailable", "text/plain")

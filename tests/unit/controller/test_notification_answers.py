@@ -4,6 +4,7 @@ read for `ok`), and the answer check of `delivery` on plain bytes (pure)."""
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 
@@ -43,3 +44,13 @@ def test_an_ok_false_answer_is_a_failure_named_by_its_error_code() -> None:
     assert limited.value.retry
     with pytest.raises(delivery.DeliveryError):
         delivery._check_ok("slack.com", b"ok")
+
+
+def test_a_rate_limit_wait_comes_from_retry_after_or_the_ratelimit_reset() -> None:
+    assert delivery.rate_limit_wait({"retry-after": "7"}) == 7.0
+    reset = int(time.time()) + 30
+    wait = delivery.rate_limit_wait({"x-ratelimit-remaining": "0", "x-ratelimit-reset": str(reset)})
+    assert wait is not None and 25 <= wait <= 30
+    assert delivery.rate_limit_wait({"x-ratelimit-remaining": "12", "x-ratelimit-reset": str(reset)}) is None
+    assert delivery.rate_limit_wait({"x-ratelimit-remaining": "0", "x-ratelimit-reset": "soon"}) is None
+    assert delivery.rate_limit_wait({}) is None

@@ -2,7 +2,7 @@
 read no response body (except a bounded one from an API that answers errors with 200, like Slack's
 Web API: `{"ok": false, "error": "channel_not_found"}`, or says with a 400 that the commit status
 asked for is already there, like GitLab), and say whether a failure is worth retrying
-(and when, for 429 Retry-After). Called by the engine's Provider workers.
+(and when: Retry-After, or GitHub's x-ratelimit-reset on a 403/429). Called by the engine's Provider workers.
 
 Error messages name the host and the HTTP status only — never the URL's path or query (a Slack or
 Teams webhook URL is itself the credential), never a header, never the receiver's body — and are
@@ -16,6 +16,8 @@ import datetime as dt
 import email.utils
 import json
 import re
+import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
 
@@ -81,8 +83,10 @@ async def send(http: httpx.AsyncClient, request: Request) -> int:
             raise DeliveryError(f"{host}: HTTP {status} redirect, not followed", retry=False)
         if status == 400 and request.already and request.already in answer:
             return status  # what was asked for is already so
-        if status == 429:
-            raise DeliveryError(f"{host}: HTTP 429 (rate limited)", retry_after=retry_after(headers.get("retry-after")))
+        if status in (403, 429):
+            wait = rate_limit_wait(headers)
+            if status == 429 or wait is not None:  # a 403 is a rate limit only when its headers say so
+                raise DeliveryError(f"{host}: HTTP {status} (rate limited)", retry_after=wait)
         if status >= 500 or status == 408:
             raise DeliveryError(f"{host}: HTTP {status}", retry_after=retry_after(headers.get("retry-after")))
         raise DeliveryError(f"{host}: HTTP {status}", retry=False)
@@ -114,6 +118,18 @@ def _check_ok(host: str, answer: bytes) -> None:
     if named == "ratelimited":
         raise DeliveryError(f"{host}: rate limited (ok=false)")
     raise DeliveryError(f"{host}: refused: {named}", retry=False)
+
+
+def rate_limit_wait(headers: Mapping[str, str]) -> float | None:
+    """Seconds a rate-limited client must wait, from `Retry-After`, or (GitHub, GitLab) from
+    `x-ratelimit-remaining: 0` with `x-ratelimit-reset` in UTC epoch seconds; None when neither says."""
+    wait = retry_after(headers.get("retry-after"))
+    if wait is not None:
+        return wait
+    remaining, reset = headers.get("x-ratelimit-remaining", ""), headers.get("x-ratelimit-reset", "").strip()
+    if remaining.strip() == "0" and reset.isdigit() and len(reset) <= 12:
+        return max(0.0, int(reset) - time.time())
+    return None
 
 
 def retry_after(value: str | None) -> float | None:
