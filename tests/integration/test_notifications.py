@@ -1,205 +1,44 @@
 """Notifications and commit statuses (SPEC §14) end to end: Providers and Alerts in the real cluster,
 an Application synced by the in-process controller, and deliveries to HTTP receivers on 127.0.0.1.
 
-GitHub, GitLab, Gitea, Bitbucket, Slack and Teams cannot be reached from the test machines, so the
-`Receiver` below (a small asyncio HTTP/1.1 server started by each test on loopback) stands in for
-them: it records every request and checks it against the documented request shape of the API it
-plays (method, path, headers, authentication, JSON fields), answering 422 to a request that does not
-fit, as the real API would. A forge Provider reaches it through its `address`: the API base is
-derived from the repository URL's host (`http://127.0.0.1:PORT/org/repo` → GitHub Enterprise's
-`http://127.0.0.1:PORT/api/v3`), so a loopback address makes the receiver the API.
+GitHub and the webhooks cannot be reached from the test machines, so a `tests.support.receivers`
+`Receiver` (an HTTP server started by each test on loopback) stands in for them, checking each
+request against the documented shape of the API it plays. A forge Provider reaches it through its
+`address`: the API base is derived from the repository URL's host (`http://127.0.0.1:PORT/org/repo`
+→ GitHub Enterprise's `http://127.0.0.1:PORT/api/v3`), so a loopback address makes the receiver the
+API. The other provider types: test_notification_providers.py; retries, rate limits, timeouts:
+test_notification_delivery.py.
 """
 
 from __future__ import annotations
 
-import asyncio
-import base64
-import contextlib
 import hashlib
 import hmac
 import json
 import re
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
 from tests.support import apps
 from tests.support.fixtures import MakeRepo
 from tests.support.gitserver import GitHttpServer
+from tests.support.notifications import CONFIGMAP, DEPLOYMENT, alert, provider, ready, secret
+from tests.support.receivers import generic, github, receiver
 
 from gitward.controller.manager import Controller
 from gitward.core.applications import API_VERSION
 from gitward.devcluster.processes import free_port
 from gitward.kube.client import KubeClient
 
-CONFIGMAP = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\ndata:\n  greeting: hello\n"
-DEPLOYMENT = """\
-apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: web
-spec:
-  replicas: 1
-  selector:
-    matchLabels: {app: web}
-  template:
-    metadata:
-      labels: {app: web}
-    spec:
-      containers:
-        - name: web
-          image: nginx:1.27
-"""
 HMAC_KEY = "hmac-key-5f2e9c71"
 GITHUB_TOKEN = "ghp-token-0d3b8a6e41"
 HOOK_SECRET = "hook-path-secret-7a1c"
 
 
-@dataclass
-class Recorded:
-    method: str
-    path: str
-    headers: dict[str, str]
-    body: bytes
-
-    def json(self) -> Any:
-        return json.loads(self.body)
-
-
-Check = Callable[[Recorded], str | None]  # what is wrong with a request, or None
-
-
-@dataclass
-class Receiver:
-    """An HTTP receiver on 127.0.0.1 that records requests and checks each against `check`."""
-
-    check: Check = lambda _: None
-    requests: list[Recorded] = field(default_factory=list)
-    violations: list[str] = field(default_factory=list)
-    port: int = 0
-    _server: asyncio.Server | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    async def start(self) -> Receiver:
-        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
-        self.port = self._server.sockets[0].getsockname()[1]
-        return self
-
-    async def stop(self) -> None:
-        if self._server is not None:
-            self._server.close()
-            await self._server.wait_closed()
-
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
-            lines = head.decode("latin-1").split("\r\n")
-            method, path, _ = lines[0].split(" ", 2)
-            headers = {k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:] if line)}
-            body = await reader.readexactly(int(headers.get("content-length", "0")))
-            request = Recorded(method, path, headers, body)
-            self.requests.append(request)
-            problem = self.check(request)
-            if problem:
-                self.violations.append(problem)
-            status = b"422 Unprocessable Entity" if problem else b"201 Created"
-            writer.write(b"HTTP/1.1 " + status + b"\r\nContent-Type: application/json\r\nContent-Length: 2\r\n")
-            writer.write(b"Connection: close\r\n\r\n{}")
-            await writer.drain()
-        except (asyncio.IncompleteReadError, TimeoutError, ValueError, ConnectionError):
-            pass
-        finally:
-            writer.close()
-            with contextlib.suppress(ConnectionError):
-                await writer.wait_closed()
-
-    def bodies(self, path: str) -> list[Any]:
-        return [r.json() for r in self.requests if r.path == path]
-
-
-@contextlib.asynccontextmanager
-async def receiver(check: Check = lambda _: None) -> AsyncIterator[Receiver]:
-    running = await Receiver(check).start()
-    try:
-        yield running
-    finally:
-        await running.stop()
-
-
-def generic_shape(request: Recorded) -> str | None:
-    """The documented `generic` body (SPEC §14)."""
-    if request.method != "POST" or request.headers.get("content-type") != "application/json":
-        return f"{request.method} {request.headers.get('content-type')}"
-    body = request.json()
-    if set(body) != {"involvedObject", "severity", "reason", "message", "revision", "timestamp", "metadata"}:
-        return f"fields {sorted(body)}"
-    if set(body["involvedObject"]) != {"kind", "namespace", "name"} or body["severity"] not in ("info", "error"):
-        return "involvedObject or severity"
-    return None
-
-
-def github_shape(token: str) -> Check:
-    """GitHub's REST API "Create a commit status" (version 2022-11-28), as served by GitHub Enterprise
-    under /api/v3: POST /repos/{owner}/{repo}/statuses/{sha}, bearer token, JSON state/context."""
-
-    def check(request: Recorded) -> str | None:
-        if request.method != "POST" or not re.fullmatch(r"/api/v3/repos/org/repo/statuses/[0-9a-f]{40}", request.path):
-            return f"{request.method} {request.path}"
-        if request.headers.get("authorization") != f"Bearer {token}":
-            return "authorization"
-        if request.headers.get("accept") != "application/vnd.github+json":
-            return "accept"
-        body = request.json()
-        if body.get("state") not in ("error", "failure", "pending", "success"):
-            return f"state {body.get('state')}"
-        if not isinstance(body.get("context"), str) or len(body.get("description", "")) > 140:
-            return "context or description"
-        return None
-
-    return check
-
-
-async def secret(kube: KubeClient, namespace: str, name: str, **data: str) -> None:
-    await kube.create(
-        {
-            "apiVersion": "v1",
-            "kind": "Secret",
-            "metadata": {"name": name, "namespace": namespace},
-            "data": {k: base64.b64encode(v.encode()).decode() for k, v in data.items()},
-        }
-    )
-
-
-async def provider(kube: KubeClient, namespace: str, name: str, **spec: Any) -> None:
-    body = {"apiVersion": API_VERSION, "kind": "Provider", "metadata": {"name": name, "namespace": namespace}}
-    await kube.create({**body, "spec": spec})
-
-
-async def alert(kube: KubeClient, namespace: str, name: str, provider_name: str, **spec: Any) -> None:
-    body: dict[str, Any] = {"providerRef": {"name": provider_name}, "eventSources": [{"kind": "Application"}]}
-    body.update(spec)
-    obj = {"apiVersion": API_VERSION, "kind": "Alert", "metadata": {"name": name, "namespace": namespace}}
-    await kube.create({**obj, "spec": body})
-    await ready(kube, namespace, "Alert", name, "True")  # the controller sees it: events are routed from now on
-
-
-async def ready(kube: KubeClient, namespace: str, kind: str, name: str, status: str, timeout: float = 60) -> Any:
-    async def check() -> Any:
-        obj = await kube.get(API_VERSION, kind, name, namespace)
-        cond = apps.condition(obj.get("status") or {}, "Ready")
-        return obj if cond and cond["status"] == status else None
-
-    return await apps.wait_for(check, timeout, 0.2, f"{kind} {name} Ready={status}")
-
-
 async def test_generic_and_hmac_providers_get_sync_succeeded_with_a_valid_signature(
     kube: KubeClient, namespace: str, controller: Controller, make_repo: MakeRepo, git_http_server: GitHttpServer
 ) -> None:
-    async with receiver(generic_shape) as hook:
+    async with receiver(generic()) as hook:
         await secret(kube, namespace, "hmac", token=HMAC_KEY)
         await provider(kube, namespace, "plain", type="generic", address=f"{hook.url}/plain")
         await provider(
@@ -234,7 +73,7 @@ async def test_generic_and_hmac_providers_get_sync_succeeded_with_a_valid_signat
 async def test_a_github_provider_posts_pending_then_success_for_the_synced_commit(
     kube: KubeClient, namespace: str, controller: Controller, make_repo: MakeRepo, git_http_server: GitHttpServer
 ) -> None:
-    async with receiver(github_shape(GITHUB_TOKEN)) as api:
+    async with receiver(github(GITHUB_TOKEN)) as api:
         await secret(kube, namespace, "github", token=GITHUB_TOKEN)
         await provider(
             kube, namespace, "github", type="github", address=f"{api.url}/org/repo", secretRef={"name": "github"}
@@ -260,7 +99,7 @@ async def test_a_github_provider_posts_pending_then_success_for_the_synced_commi
 async def test_a_render_failure_is_an_error_event_and_info_stays_out_of_an_error_alert(
     kube: KubeClient, namespace: str, controller: Controller, make_repo: MakeRepo, git_http_server: GitHttpServer
 ) -> None:
-    async with receiver(generic_shape) as hook:
+    async with receiver(generic()) as hook:
         await provider(kube, namespace, "errors", type="generic", address=f"{hook.url}/errors")
         await alert(kube, namespace, "errors", "errors", eventSeverity="error", exclusionList=["^never-matches$"])
         repo = make_repo()
@@ -287,7 +126,7 @@ async def test_a_dead_receiver_never_blocks_the_sync_and_shows_on_the_provider(
     capfd: pytest.CaptureFixture[str],
 ) -> None:
     dead = free_port()  # nothing listens there: every delivery is refused
-    async with receiver(generic_shape) as alive:
+    async with receiver(generic()) as alive:
         await secret(kube, namespace, "dead-hook", address=f"http://127.0.0.1:{dead}/{HOOK_SECRET}", token=HMAC_KEY)
         await provider(kube, namespace, "dead", type="generic-hmac", secretRef={"name": "dead-hook"})
         await provider(kube, namespace, "alive", type="generic", address=f"{alive.url}/alive")

@@ -50,6 +50,7 @@ class Settings:
     rate: float = 2.0  # deliveries per second per Provider, after a burst of
     burst: int = 20
     backoff: matching.Backoff = field(default_factory=matching.Backoff)
+    timeout: float = delivery.TIMEOUT  # seconds per read; one attempt is given up after 3 times that
 
 
 @dataclass(frozen=True)
@@ -94,6 +95,12 @@ class Notifier:
         providers.handlers.append(self._on_provider)
         alerts.handlers.append(self._on_alert)
 
+    def tune(self, settings: Settings) -> None:
+        """Use `settings` from now on (before the first delivery: tests and bench shorten timeouts)."""
+        self.settings = settings
+        self._dedup = matching.Deduplicator(settings.dedup_window)
+        self._buckets.clear()
+
     # ------------------------------------------------------------------ intake (the reconcile path)
 
     def submit(self, notice: Notice) -> None:
@@ -110,7 +117,7 @@ class Notifier:
 
     def _http_client(self) -> httpx.AsyncClient:
         if self._http is None:
-            self._http = delivery.client()
+            self._http = delivery.client(self.settings.timeout)
         return self._http
 
     async def run(self) -> None:

@@ -3,7 +3,7 @@
 - `generic`: POST the notice as JSON (SPEC §14 shape); `generic-hmac` adds
   `X-Signature: sha256=<hex HMAC-SHA256 of the body>` keyed by the Secret's `token`.
 - `slack`: an incoming-webhook message (`text` plus one attachment); with a `token`, a bearer header
-  (Slack's chat.postMessage takes the same JSON).
+  for Slack's Web API `chat.postMessage` (same JSON, `channel` required, answers `{"ok": ...}`).
 - `msteams`: an Office 365 connector `MessageCard`.
 - `github`, `gitlab`, `gitea`, `bitbucket`: a commit status on the notice's revision, named
   `gitward/<app-namespace>/<app-name>`, at the API derived from the repository's web URL (`address`).
@@ -29,6 +29,7 @@ from gitward.core.notifications import FORGES, Notice, ProviderSpec
 USER_AGENT = f"gitward/{__version__}"
 DESCRIPTION_LIMIT = 140  # GitHub refuses longer commit status descriptions; the others are as strict or laxer
 SIGNATURE_HEADER = "X-Signature"
+GITLAB_SAME_STATE = b"Cannot transition status"
 
 CommitState = Literal["pending", "success", "failure"]
 
@@ -65,6 +66,8 @@ class Request:
     url: str
     headers: dict[str, str] = field(default_factory=dict)
     body: bytes = b""
+    check_ok: bool = False  # the API answers 200 with {"ok": false, "error": ...} on failure (Slack's Web API)
+    already: bytes = b""  # in a 400 answer: the state asked for is already there (GitLab), not a failure
 
     @property
     def origin(self) -> str:
@@ -125,7 +128,12 @@ def build(spec: ProviderSpec, creds: Credentials, notice: Notice, summary: str =
         return commit_status(spec.type, check_address(spec.address), creds, notice, state)
     url = check_address(creds.address or spec.address)
     if spec.type == "slack":
-        return _json_request(url, slack_body(spec, notice, summary), _bearer(creds.token))
+        request = _json_request(url, slack_body(spec, notice, summary), _bearer(creds.token))
+        if not creds.token:
+            return request
+        if not spec.channel:
+            raise ConfigError("slack with a token posts through chat.postMessage, which needs spec.channel")
+        return Request(request.method, request.url, request.headers, request.body, check_ok=True)
     if spec.type == "msteams":
         return _json_request(url, msteams_body(notice, summary), {})
     body = generic_body(notice, summary)
@@ -286,7 +294,10 @@ def commit_status(forge: str, address: str, creds: Credentials, notice: Notice, 
     if forge == "gitlab":
         gitlab_state = {"pending": "pending", "success": "success", "failure": "failed"}[state]
         body = {"state": gitlab_state, "name": context, "description": description}
-        return _json_request(url, body, {"PRIVATE-TOKEN": creds.token})
+        request = _json_request(url, body, {"PRIVATE-TOKEN": creds.token})
+        # GitLab refuses a state the commit's status already has ("Cannot transition status via
+        # :enqueue from :pending"), e.g. after a controller restart: that state is what was wanted
+        return Request(request.method, request.url, request.headers, request.body, already=GITLAB_SAME_STATE)
     body = {"state": state, "context": context, "description": description}  # gitea
     return _json_request(url, body, {"Authorization": f"token {creds.token}"})
 
