@@ -1,12 +1,13 @@
 # gitward's two commands: `make demo` and `make test`. Both set up everything on a fresh machine,
-# idempotently: Debian packages, .venv with gitward and its test extras, the cached Kubernetes build.
+# idempotently: Debian packages, .venv with gitward and its test extras, the cached Kubernetes builds
+# (the current release from the Go modules, the default; `make test` also 1.20 from Debian's source).
 SHELL := /bin/bash
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell sha256sum pyproject.toml | cut -c1-12)
 PYTEST_ARGS ?=
 
-.PHONY: demo test lint deps venv kube bench clean
+.PHONY: demo test test-1.20 lint deps venv kube kube-1.20 bench clean
 
 deps:
 	@scripts/install-system-packages
@@ -23,14 +24,25 @@ venv: $(STAMP)
 kube: deps venv
 	@$(BIN)/gitward dev build
 
+kube-1.20: deps venv
+	@$(BIN)/gitward dev build --kubernetes 1.20
+
 lint: venv
 	@echo "▸ ruff"; $(BIN)/ruff check src tests bench image_tests && $(BIN)/ruff format --check src tests bench image_tests
 	@echo "▸ mypy --strict"; $(BIN)/mypy
 	@echo "▸ import-linter"; $(BIN)/lint-imports
 
-test: deps venv kube lint
+# the whole suite on the default (current) Kubernetes, then the integration tests again on 1.20
+PYTEST_1_20 := GITWARD_TEST_KUBERNETES=1.20 $(BIN)/pytest tests/integration
+test: deps venv kube kube-1.20 lint
 	@echo "▸ pytest"
 	@$(BIN)/pytest $(PYTEST_ARGS)
+	@echo "▸ pytest tests/integration on Kubernetes 1.20"
+	@$(PYTEST_1_20) $(PYTEST_ARGS)
+
+test-1.20: deps venv kube-1.20
+	@echo "▸ pytest tests/integration on Kubernetes 1.20"
+	@$(PYTEST_1_20) $(PYTEST_ARGS)
 
 demo: deps venv kube
 	@$(BIN)/gitward dev demo

@@ -1,8 +1,10 @@
 """The test bed: a real control plane for the session, Kubernetes clients, per-test namespaces.
 
 By default the session starts its own embedded control plane (`gitward dev up` code) in a temporary
-state dir and stops it at the end. With GITWARD_TEST_KUBECONFIG set, tests run against that cluster
-instead and clean up after themselves in namespaces of their own.
+state dir and stops it at the end; GITWARD_TEST_KUBERNETES picks its release (`1.20` or the current
+one, e.g. `1.37`; the devcluster code reads it too, so `gitward dev up` run by a test matches). With
+GITWARD_TEST_KUBECONFIG set, tests run against that cluster instead and clean up after themselves in
+namespaces of their own.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ class ClusterUnderTest:
     user_kubeconfig: str | None  # an unprivileged user, when the test bed made the cluster
     state_dir: Path | None  # None for an existing cluster
     embedded: bool
+    kubernetes: str = ""  # the version the embedded control plane runs ("v1.37.2"); "" for an existing one
 
 
 @pytest.fixture(scope="session")
@@ -46,8 +49,8 @@ def test_cluster() -> Iterator[ClusterUnderTest]:
         return
     state = Path(tempfile.mkdtemp(prefix="gitward-test-cluster-"))
     try:
-        info = devcluster.up(state, log=False)
-        yield ClusterUnderTest(info.kubeconfig, info.user_kubeconfig, state, embedded=True)
+        info = devcluster.up(state, log=False, kubernetes=os.environ.get("GITWARD_TEST_KUBERNETES") or None)
+        yield ClusterUnderTest(info.kubeconfig, info.user_kubeconfig, state, embedded=True, kubernetes=info.kubernetes)
     finally:
         devcluster.down(state)
         shutil.rmtree(state, ignore_errors=True)
@@ -77,8 +80,16 @@ async def controller(kube: KubeClient, namespace: str, crds: None, tmp_path: Pat
         yield running
 
 
+@pytest.fixture(scope="session")
+async def token_secrets(kube: KubeClient) -> bool:
+    """Whether the cluster still makes a token Secret for each ServiceAccount (before 1.24)."""
+    version = await kube.server_version()
+    minor = int("".join(c for c in str(version.get("minor", "")) if c.isdigit()) or 0)
+    return str(version.get("major")) == "1" and minor < 24
+
+
 @pytest.fixture
-async def namespace(kube: KubeClient) -> AsyncIterator[str]:
+async def namespace(kube: KubeClient, token_secrets: bool) -> AsyncIterator[str]:
     """A fresh namespace for one test, deleted afterwards."""
     name = unique_name("gwt")
     await kube.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
@@ -86,7 +97,7 @@ async def namespace(kube: KubeClient) -> AsyncIterator[str]:
     # (and, on clusters before 1.24, its token Secret)
     for attempt in range(100):
         account = await kube.get_or_none("v1", "ServiceAccount", "default", name)
-        if account and (account.get("secrets") or attempt > 40):
+        if account and (not token_secrets or account.get("secrets") or attempt > 40):
             break
         await asyncio.sleep(0.05)
     yield name

@@ -11,6 +11,7 @@ import time
 import pytest
 from tests.conftest import ClusterUnderTest
 
+from gitward.devcluster import releases
 from gitward.kube import errors
 from gitward.kube.client import KubeClient
 
@@ -134,6 +135,19 @@ async def test_unprivileged_token_is_forbidden(test_cluster: ClusterUnderTest) -
             await user.list("v1", "Secret", "kube-system")
     finally:
         await user.close()
+
+
+async def test_embedded_cluster_runs_the_selected_release(test_cluster: ClusterUnderTest, kube: KubeClient) -> None:
+    """GITWARD_TEST_KUBERNETES (or the default) picks the release; /version reports exactly it."""
+    if not test_cluster.embedded:
+        pytest.skip("an existing cluster runs what it runs")
+    release = releases.select()
+    assert test_cluster.kubernetes == release.version
+    version = await kube.server_version()
+    assert version["gitVersion"] == release.version
+    assert f"{version['major']}.{version['minor']}" == release.name
+    nodes, _ = await kube.list("v1", "Node")
+    assert {n["status"]["nodeInfo"]["kubeletVersion"] for n in nodes} == {f"{release.version}-gitward-nodesim"}
 
 
 def test_kubectl_works(test_cluster: ClusterUnderTest) -> None:

@@ -1,9 +1,14 @@
-"""The control-plane binaries: found in KUBEBUILDER_ASSETS or the cache, else built once from
-Debian's `kubernetes` source package (see shared/docs/control-plane.md) and cached outside the repo.
+"""The control-plane binaries: found in KUBEBUILDER_ASSETS or the cache, else built once and cached
+outside the repo, for the release `releases.select()` picks:
 
-Called by `gitward dev build`, `gitward dev up` and the test bed. The build takes about five minutes
-the first time on two cores; it prints one line per step with its elapsed time and, during the long
-compile, a live line (a spinner on a terminal, a line every 30 s otherwise).
+- 1.20 from Debian's `kubernetes` source package with Debian's Go 1.19 (see
+  shared/docs/control-plane.md), run with the system's etcd (Debian's 3.4);
+- the current release from the Kubernetes Go modules with the machine's Go (`gobuild`), etcd built
+  with it.
+
+Called by `gitward dev build`, `gitward dev up` and the test bed. A first build takes minutes; it
+prints one line per step with its elapsed time and, during the long compile, a live line (a spinner on
+a terminal, a line every 30 s otherwise). A lock per release makes concurrent callers build once.
 """
 
 from __future__ import annotations
@@ -14,7 +19,6 @@ import os
 import shutil
 import subprocess
 import tempfile
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -22,11 +26,13 @@ from pathlib import Path
 
 from rich.console import Console
 
-KUBE_VERSION = "v1.20.2"
-BUILD_ID = f"{KUBE_VERSION}-reflect2-1.0.2"  # the cache key: bump it when the build recipe changes
+from gitward.devcluster import gobuild, progress, releases
+
+KUBE_VERSION = releases.DEBIAN_VERSION  # the Debian (1.20) build
+BUILD_ID = releases.DEBIAN_BUILD_ID
 REFLECT2_SRC = Path("/usr/share/gocode/src/github.com/modern-go/reflect2")
 REFLECT2_VENDOR = "vendor/github.com/modern-go/reflect2"
-KUBE_BINARIES = ("kube-apiserver", "kube-controller-manager", "kube-scheduler")
+KUBE_BINARIES = releases.KUBE_COMMANDS
 SYSTEM_PACKAGES = {"etcd": "etcd-server", "rsync": "rsync", "openssl": "openssl"}
 # Kubernetes 1.20 builds with Debian's Go 1.19 only: the machine's own (newer) Go on PATH must not be
 # used, so the build puts this directory first on its PATH and checks the version it gets.
@@ -50,8 +56,18 @@ def cache_root() -> Path:
     return Path(os.environ.get("GITWARD_CACHE_DIR") or Path.home() / ".cache" / "gitward")
 
 
-def kube_dir() -> Path:
-    return cache_root() / "k8s" / BUILD_ID
+def release_of(kubernetes: releases.Release | str | None) -> releases.Release:
+    """A release given as itself, by name (`1.37`, `v1.20.2`) or None (`releases.select()`)."""
+    if isinstance(kubernetes, releases.Release):
+        return kubernetes
+    try:
+        return releases.select(kubernetes)
+    except releases.ReleaseError as exc:
+        raise AssetError(str(exc)) from exc
+
+
+def kube_dir(kubernetes: releases.Release | str | None = None) -> Path:
+    return cache_root() / "k8s" / release_of(kubernetes).build_id
 
 
 def _from_assets(name: str) -> Path | None:
@@ -61,78 +77,92 @@ def _from_assets(name: str) -> Path | None:
     return None
 
 
-def locate() -> Binaries | None:
+def _etcd(release: releases.Release) -> Path:
+    if release.etcd_built:
+        return kube_dir(release) / "etcd"
+    return Path(shutil.which("etcd") or "/usr/bin/etcd")
+
+
+def locate(kubernetes: releases.Release | str | None = None) -> Binaries | None:
     """The binaries to run, or None when some must still be built."""
+    release = release_of(kubernetes)
     found: dict[str, Path] = {}
     for name in KUBE_BINARIES:
-        path = _from_assets(name) or kube_dir() / name
+        path = _from_assets(name) or kube_dir(release) / name
         if not path.is_file():
             return None
         found[name] = path
-    etcd = _from_assets("etcd") or (Path(shutil.which("etcd") or "/usr/bin/etcd"))
+    etcd = _from_assets("etcd") or _etcd(release)
     if not etcd.is_file():
         return None
     return Binaries(etcd, found["kube-apiserver"], found["kube-controller-manager"], found["kube-scheduler"])
 
 
-def ensure(console: Console | None = None) -> Binaries:
+def ensure(console: Console | None = None, kubernetes: releases.Release | str | None = None) -> Binaries:
     """Return the binaries, building the Kubernetes ones first if the cache lacks them."""
-    found = locate()
+    release = release_of(kubernetes)
+    found = locate(release)
     if found is not None:
         return found
     console = console or Console(stderr=True)
-    build(console)
-    found = locate()
+    build(console, release)
+    found = locate(release)
     if found is None:
-        raise AssetError("the Kubernetes build finished but its binaries are missing")
+        raise AssetError(f"the Kubernetes {release.version} build finished but its binaries are missing")
     return found
 
 
 @contextlib.contextmanager
-def _build_lock() -> Iterator[None]:
+def _build_lock(release: releases.Release) -> Iterator[None]:
     cache_root().mkdir(parents=True, exist_ok=True)
-    with (cache_root() / "build.lock").open("w") as lock:
+    name = "build.lock" if release.recipe == "debian" else f"build-{release.build_id}.lock"
+    with (cache_root() / name).open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         yield
 
 
-def build(console: Console) -> None:
-    """Build kube-apiserver, kube-controller-manager and kube-scheduler into the cache."""
-    with _build_lock():
-        if all((kube_dir() / n).is_file() for n in KUBE_BINARIES):
+def _complete(release: releases.Release) -> bool:
+    names = [*KUBE_BINARIES, "etcd"] if release.etcd_built else KUBE_BINARIES
+    return all((kube_dir(release) / n).is_file() for n in names)
+
+
+def build(console: Console, kubernetes: releases.Release | str | None = None) -> None:
+    """Build kube-apiserver, kube-controller-manager and kube-scheduler (and, for a release built
+    from the Go modules, etcd) into the cache, once: a second caller waits for the first."""
+    release = release_of(kubernetes)
+    with _build_lock(release):
+        if _complete(release):
             return
-        started = time.monotonic()
-        _check_tools()
-        work = cache_root() / "build"
-        work.mkdir(parents=True, exist_ok=True)
-        step = _Steps(console, started)
-        with step("download Debian's kubernetes source package (~34 MB)"):
-            tarball = _download_source(work)
-        with step("unpack the source"):
-            src = _unpack(work, tarball)
-        with step("compile kube-apiserver, kube-controller-manager, kube-scheduler (about 5 min)"):
-            _compile(src, console, work / "make.log")
-        with step(f"cache the binaries in {kube_dir()}"):
-            target = kube_dir()
-            target.mkdir(parents=True, exist_ok=True)
-            for name in KUBE_BINARIES:
-                tmp = target / f".{name}.tmp"
-                shutil.copy2(src / "_output" / "bin" / name, tmp)
-                tmp.replace(target / name)
-        shutil.rmtree(src, ignore_errors=True)
-        console.print(f"[green]Kubernetes {KUBE_VERSION} ready[/] in {time.monotonic() - started:.0f}s")
+        if release.recipe == "go-modules":
+            try:
+                gobuild.build(release, kube_dir(release), console, cache_root() / "build")
+            except gobuild.GoBuildError as exc:
+                raise AssetError(str(exc)) from exc
+            return
+        _build_debian(console)
 
 
-class _Steps:
-    def __init__(self, console: Console, started: float) -> None:
-        self.console, self.started = console, started
-
-    @contextlib.contextmanager
-    def __call__(self, what: str) -> Iterator[None]:
-        t0 = time.monotonic()
-        self.console.print(f"[bold]▸[/] {what} …")
-        yield
-        self.console.print(f"  done in {time.monotonic() - t0:.1f}s (total {time.monotonic() - self.started:.0f}s)")
+def _build_debian(console: Console) -> None:
+    started = time.monotonic()
+    _check_tools()
+    work = cache_root() / "build"
+    work.mkdir(parents=True, exist_ok=True)
+    target = cache_root() / "k8s" / BUILD_ID
+    step = progress.Steps(console, started)
+    with step("download Debian's kubernetes source package (~34 MB)"):
+        tarball = _download_source(work)
+    with step("unpack the source"):
+        src = _unpack(work, tarball)
+    with step("compile kube-apiserver, kube-controller-manager, kube-scheduler (about 5 min)"):
+        _compile(src, console, work / "make.log")
+    with step(f"cache the binaries in {target}"):
+        target.mkdir(parents=True, exist_ok=True)
+        for name in KUBE_BINARIES:
+            tmp = target / f".{name}.tmp"
+            shutil.copy2(src / "_output" / "bin" / name, tmp)
+            tmp.replace(target / name)
+    shutil.rmtree(src, ignore_errors=True)
+    console.print(f"[green]Kubernetes {KUBE_VERSION} ready[/] in {time.monotonic() - started:.0f}s")
 
 
 def _check_tools() -> None:
@@ -224,36 +254,10 @@ def _compile(src: Path, console: Console, log_path: Path) -> None:
     what = "WHAT=" + " ".join(f"cmd/{n}" for n in KUBE_BINARIES)
     with log_path.open("wb") as log:
         proc = subprocess.Popen(["make", what], cwd=src, env=env, stdout=log, stderr=subprocess.STDOUT)
-        _watch(proc, console, log_path)
+        progress.watch(proc, console, log_path)
     if proc.returncode != 0:
         tail = log_path.read_text(errors="replace").splitlines()[-20:]
         raise AssetError("Kubernetes build failed:\n" + "\n".join(tail))
-
-
-def _last_line(path: Path) -> str:
-    with contextlib.suppress(OSError, IndexError):
-        return path.read_text(errors="replace").strip().splitlines()[-1].strip()[:70]
-    return ""
-
-
-def _watch(proc: subprocess.Popen[bytes], console: Console, log_path: Path) -> None:
-    t0 = time.monotonic()
-    if console.is_terminal:
-        with console.status("compiling…") as status:
-            while proc.poll() is None:
-                status.update(f"compiling… {time.monotonic() - t0:.0f}s  {_last_line(log_path)}")
-                time.sleep(0.5)
-        return
-    stop = threading.Event()
-
-    def heartbeat() -> None:
-        while not stop.wait(30):
-            console.print(f"  … still compiling, {time.monotonic() - t0:.0f}s: {_last_line(log_path)}")
-
-    thread = threading.Thread(target=heartbeat, daemon=True)
-    thread.start()
-    proc.wait()
-    stop.set()
 
 
 def _run(argv: list[str], cwd: Path) -> None:

@@ -5,10 +5,17 @@ starts etcd, kube-apiserver, kube-controller-manager, kube-scheduler and the nod
 ports, waits until the API server is ready and the simulated nodes are registered, and writes
 `admin.kubeconfig` (system:masters) and `user.kubeconfig` (an unprivileged user). `down` stops every
 process recorded in the state dir's pid files.
+
+The Kubernetes release is `releases.select(kubernetes)`: the `--kubernetes` value, else
+$GITWARD_TEST_KUBERNETES (so that clusters started under a test session match it), else the default.
+The flags differ by release (1.20 still has the insecure ports the newer ones removed).
+`install_gateway_api` applies Gateway API's standard CRDs (`gitward dev up --with-gateway-api`).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import os
 import shutil
@@ -23,7 +30,9 @@ from pathlib import Path
 
 import yaml
 
-from gitward.devcluster import assets, pki, processes
+from gitward.devcluster import assets, gobuild, pki, processes, releases
+from gitward.kube import errors
+from gitward.kube.client import KubeClient
 
 STOP_ORDER = ["nodesim", "kube-scheduler", "kube-controller-manager", "kube-apiserver", "etcd"]
 
@@ -41,6 +50,7 @@ class ClusterInfo:
     admin_token: str
     user_token: str
     user_name: str
+    kubernetes: str = ""  # the version it runs, "v1.37.2"
 
     @property
     def export_line(self) -> str:
@@ -70,30 +80,62 @@ def is_running(state: Path) -> bool:
     return set(STOP_ORDER) <= names and _ready(info, pki.Pki(state / "pki"))
 
 
-def up(state: Path, *, nodes: int = 3, log: bool = True) -> ClusterInfo:
-    """Start the control plane in `state` (or return the running one); ready when it returns."""
+def up(
+    state: Path,
+    *,
+    nodes: int = 3,
+    log: bool = True,
+    kubernetes: releases.Release | str | None = None,
+    gateway_api: bool = False,
+) -> ClusterInfo:
+    """Start the control plane in `state` (or return the running one); ready when it returns.
+    `kubernetes` None means `releases.select()`; a running control plane of another release is
+    returned as it is then, and refused when a release was asked for. With `gateway_api`, Gateway
+    API's standard CRDs are installed (also into a running one)."""
     state = state.resolve()
+    try:
+        release = assets.release_of(kubernetes)
+    except assets.AssetError as exc:
+        raise ClusterError(str(exc)) from exc
     if is_running(state):
         info = read_info(state)
         assert info is not None
+        if info.kubernetes and info.kubernetes != release.version:
+            if kubernetes is not None:
+                raise ClusterError(
+                    f"Kubernetes {info.kubernetes} is running in {state}; stop it first (gitward dev down) "
+                    f"to start {release.version} there"
+                )
+            with contextlib.suppress(assets.AssetError):
+                release = assets.release_of(info.kubernetes)
+        if gateway_api:
+            check_gateway_api(release)
+            install_gateway_api(info)
         return info
+    if gateway_api:
+        check_gateway_api(release)
     down(state)
-    binaries = assets.ensure()
+    binaries = assets.ensure(kubernetes=release)
     for sub in ("etcd", "pki", "logs", "pids"):
         shutil.rmtree(state / sub, ignore_errors=True)
     state.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
     try:
-        info = _start(state, binaries, nodes)
+        info = _start(state, binaries, nodes, release)
+        if gateway_api:
+            install_gateway_api(info)
     except BaseException:
         down(state)
         raise
     if log:
-        print(f"control plane ready in {time.monotonic() - started:.1f}s at {info.server}", file=sys.stderr)
+        print(
+            f"Kubernetes {release.version} control plane ready in {time.monotonic() - started:.1f}s at {info.server}",
+            file=sys.stderr,
+        )
     return info
 
 
-def _start(state: Path, binaries: assets.Binaries, nodes: int) -> ClusterInfo:
+def _start(state: Path, binaries: assets.Binaries, nodes: int, release: releases.Release) -> ClusterInfo:
     keys, tokens = pki.generate(state / "pki")
     etcd_port, peer_port, api_port = (processes.free_port() for _ in range(3))
     etcd_url = f"http://127.0.0.1:{etcd_port}"
@@ -107,22 +149,35 @@ def _start(state: Path, binaries: assets.Binaries, nodes: int) -> ClusterInfo:
         admin_token=tokens.admin,
         user_token=tokens.user,
         user_name=pki.USER_NAME,
+        kubernetes=release.version,
     )
     _write_kubeconfig(Path(info.kubeconfig), server, keys.ca_crt, "admin", tokens.admin)
     _write_kubeconfig(Path(info.user_kubeconfig), server, keys.ca_crt, pki.USER_NAME, tokens.user)
     _wait_etcd(etcd_url)
-    processes.spawn(state, "kube-apiserver", _apiserver_argv(binaries.kube_apiserver, keys, etcd_url, api_port))
+    processes.spawn(
+        state, "kube-apiserver", _apiserver_argv(binaries.kube_apiserver, keys, etcd_url, api_port, release)
+    )
     _wait(lambda: _ready(info, keys), 60, "kube-apiserver did not become ready", state, "kube-apiserver")
-    processes.spawn(state, "kube-controller-manager", _kcm_argv(binaries.kube_controller_manager, info, keys))
-    processes.spawn(state, "kube-scheduler", _scheduler_argv(binaries.kube_scheduler, info))
+    processes.spawn(state, "kube-controller-manager", _kcm_argv(binaries.kube_controller_manager, info, keys, release))
+    processes.spawn(state, "kube-scheduler", _scheduler_argv(binaries.kube_scheduler, info, release))
     nodesim_argv = [sys.executable, "-m", "gitward.devcluster.nodesim", "--kubeconfig", info.kubeconfig]
-    processes.spawn(state, "nodesim", [*nodesim_argv, "--nodes", str(nodes)], env=_child_env())
+    nodesim_argv += ["--nodes", str(nodes), "--kubelet-version", release.version]
+    processes.spawn(state, "nodesim", nodesim_argv, env=_child_env())
     _info_path(state).write_text(json.dumps(asdict(info), indent=2))
     _info_path(state).chmod(0o600)
     _wait(lambda: _nodes_ready(info, keys, nodes), 60, "simulated nodes did not register", state, "nodesim")
     _wait(lambda: _default_sa(info, keys), 60, "the default ServiceAccount was not created", state,
           "kube-controller-manager")  # fmt: skip
     return info
+
+
+def check_gateway_api(release: releases.Release) -> None:
+    """Refuse Gateway API on a release that cannot take its CRDs (before anything is built or started)."""
+    if not release.gateway_api:
+        raise ClusterError(
+            f"Gateway API {releases.GATEWAY_API_VERSION} needs Kubernetes 1.30 or newer (CEL validation rules, "
+            f"ValidatingAdmissionPolicy v1), not {release.version}"
+        )
 
 
 def _child_env() -> dict[str, str]:
@@ -151,9 +206,18 @@ def _etcd_argv(etcd: Path, state: Path, client_url: str, peer_port: int) -> list
     ]  # fmt: skip
 
 
-def _apiserver_argv(binary: Path, keys: pki.Pki, etcd_url: str, port: int) -> list[str]:
+def _insecure_ports(release: releases.Release) -> bool:
+    """Kubernetes before 1.24 serves an insecure port unless told `--port=0` / `--insecure-port=0`;
+    1.24 removed both flags (and the ports)."""
+    return release.minor < 24
+
+
+def _apiserver_argv(binary: Path, keys: pki.Pki, etcd_url: str, port: int, release: releases.Release) -> list[str]:
     return [
-        str(binary), f"--etcd-servers={etcd_url}", f"--secure-port={port}", "--insecure-port=0",
+        str(binary), f"--etcd-servers={etcd_url}", f"--secure-port={port}",
+        # 1.20: no insecure port; current releases refuse a loopback advertise address for the
+        # `kubernetes` Service's endpoints, which nothing here needs (no pod really runs)
+        *(["--insecure-port=0"] if _insecure_ports(release) else ["--endpoint-reconciler-type=none"]),
         "--bind-address=127.0.0.1", "--advertise-address=127.0.0.1", f"--cert-dir={keys.dir}",
         f"--tls-cert-file={keys.serving_crt}", f"--tls-private-key-file={keys.serving_key}",
         f"--client-ca-file={keys.ca_crt}", f"--token-auth-file={keys.tokens_csv}",
@@ -165,20 +229,67 @@ def _apiserver_argv(binary: Path, keys: pki.Pki, etcd_url: str, port: int) -> li
     ]  # fmt: skip
 
 
-def _kcm_argv(binary: Path, info: ClusterInfo, keys: pki.Pki) -> list[str]:
+def _kcm_argv(binary: Path, info: ClusterInfo, keys: pki.Pki, release: releases.Release) -> list[str]:
     return [
         str(binary), f"--kubeconfig={info.kubeconfig}", f"--service-account-private-key-file={keys.sa_key}",
         f"--root-ca-file={keys.ca_crt}", "--leader-elect=false", "--use-service-account-credentials=false",
-        "--controllers=*,-nodeipam,-nodelifecycle", "--port=0", "--secure-port=0", "--v=1",
-        "--kube-api-qps=200", "--kube-api-burst=400",
-    ]  # fmt: skip
-
-
-def _scheduler_argv(binary: Path, info: ClusterInfo) -> list[str]:
-    return [
-        str(binary), f"--kubeconfig={info.kubeconfig}", "--leader-elect=false", "--port=0",
+        "--controllers=*,-nodeipam,-nodelifecycle", *(["--port=0"] if _insecure_ports(release) else []),
         "--secure-port=0", "--v=1", "--kube-api-qps=200", "--kube-api-burst=400",
     ]  # fmt: skip
+
+
+def _scheduler_argv(binary: Path, info: ClusterInfo, release: releases.Release) -> list[str]:
+    return [
+        str(binary), f"--kubeconfig={info.kubeconfig}", "--leader-elect=false",
+        *(["--port=0"] if _insecure_ports(release) else []),
+        "--secure-port=0", "--v=1", "--kube-api-qps=200", "--kube-api-burst=400",
+    ]  # fmt: skip
+
+
+def install_gateway_api(info: ClusterInfo) -> list[str]:
+    """Apply Gateway API's standard channel (its CRDs, then the ValidatingAdmissionPolicy and binding
+    that guard them) from the `sigs.k8s.io/gateway-api` module; return what was applied as Kind/name."""
+    try:
+        files = gobuild.gateway_api_crds()
+    except gobuild.GoBuildError as exc:
+        raise ClusterError(str(exc)) from exc
+    objs = [doc for f in files for doc in yaml.safe_load_all(f.read_text()) if isinstance(doc, dict)]
+    try:
+        return asyncio.run(_apply_all(info.kubeconfig, objs))
+    except errors.KubeError as exc:
+        raise ClusterError(f"installing Gateway API {releases.GATEWAY_API_VERSION}: {exc}") from exc
+
+
+async def _apply_all(kubeconfig: str, objs: list[dict[str, object]]) -> list[str]:
+    crds = [o for o in objs if o.get("kind") == "CustomResourceDefinition"]
+    rest = [o for o in objs if o.get("kind") != "CustomResourceDefinition"]
+    client = KubeClient.connect(kubeconfig)
+    applied = []
+    try:
+        for obj in [*crds, *rest]:
+            await client.apply(obj, field_manager="gitward-dev")
+            applied.append(f"{obj['kind']}/{_name(obj)}")
+        for obj in crds:
+            await _wait_established(client, _name(obj))
+    finally:
+        await client.close()
+    return applied
+
+
+def _name(obj: dict[str, object]) -> str:
+    meta = obj.get("metadata")
+    return str(meta.get("name")) if isinstance(meta, dict) else ""
+
+
+async def _wait_established(client: KubeClient, name: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        crd = await client.get("apiextensions.k8s.io/v1", "CustomResourceDefinition", name)
+        conditions = (crd.get("status") or {}).get("conditions") or []
+        if any(c.get("type") == "Established" and c.get("status") == "True" for c in conditions):
+            return
+        await asyncio.sleep(0.1)
+    raise ClusterError(f"CustomResourceDefinition/{name} not Established within {timeout:.0f}s")
 
 
 def _write_kubeconfig(path: Path, server: str, ca: Path, user: str, token: str) -> None:

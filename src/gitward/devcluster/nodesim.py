@@ -59,7 +59,7 @@ def node_manifest(name: str, index: int) -> Manifest:
     }
 
 
-def node_status(index: int) -> Manifest:
+def node_status(index: int, version: str = "v1.20.2") -> Manifest:
     now = _now()
     cond = [
         ("Ready", "True", "KubeletReady", "node simulator is ready"),
@@ -78,8 +78,8 @@ def node_status(index: int) -> Manifest:
             ],
             "addresses": [{"type": "InternalIP", "address": f"127.0.1.{index + 1}"}],
             "nodeInfo": {
-                "kubeletVersion": "v1.20.2-gitward-nodesim",
-                "kubeProxyVersion": "v1.20.2-gitward-nodesim",
+                "kubeletVersion": f"{version}-gitward-nodesim",
+                "kubeProxyVersion": f"{version}-gitward-nodesim",
                 "operatingSystem": "linux",
                 "architecture": "amd64",
                 "containerRuntimeVersion": "nodesim://0",
@@ -94,8 +94,9 @@ def node_status(index: int) -> Manifest:
 
 
 class NodeSimulator:
-    def __init__(self, client: KubeClient, nodes: int) -> None:
+    def __init__(self, client: KubeClient, nodes: int, version: str = "v1.20.2") -> None:
         self.client = client
+        self.version = version  # the kubelet version the nodes report: the control plane's
         self.names = [f"{NODE_PREFIX}{i}" for i in range(nodes)]
         self._ips: dict[str, str] = {}
         self._next_ip = int(ipaddress.IPv4Address("10.244.0.10"))
@@ -107,7 +108,7 @@ class NodeSimulator:
             await self.heartbeat_node(index, name)
 
     async def heartbeat_node(self, index: int, name: str) -> None:
-        await self.client.patch("v1", "Node", name, None, node_status(index), subresource="status")
+        await self.client.patch("v1", "Node", name, None, node_status(index, self.version), subresource="status")
         await self._untaint(name)
         lease = {
             "apiVersion": "coordination.k8s.io/v1",
@@ -271,9 +272,9 @@ def _crashloop(pod: Manifest, ip: str) -> Manifest:
     }
 
 
-async def main_async(kubeconfig: str, nodes: int) -> None:
+async def main_async(kubeconfig: str, nodes: int, version: str = "v1.20.2") -> None:
     client = KubeClient.connect(kubeconfig)
-    sim = NodeSimulator(client, nodes)
+    sim = NodeSimulator(client, nodes, version)
     while True:
         try:
             await sim.register()
@@ -296,8 +297,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description="gitward node simulator (a kubelet stand-in for dev clusters)")
     parser.add_argument("--kubeconfig", required=True)
     parser.add_argument("--nodes", type=int, default=3)
+    parser.add_argument("--kubelet-version", default="v1.20.2", help="the version the simulated nodes report")
     args = parser.parse_args()
-    asyncio.run(main_async(args.kubeconfig, args.nodes))
+    asyncio.run(main_async(args.kubeconfig, args.nodes, args.kubelet_version))
 
 
 if __name__ == "__main__":
