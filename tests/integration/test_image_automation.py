@@ -7,6 +7,8 @@ author. A human push racing the automation is never lost (no force-push: fetch, 
 from __future__ import annotations
 
 import base64
+import os
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -198,3 +200,66 @@ async def test_wrong_git_credentials_fail_without_showing_them(
         env.close()
     assert "cannot clone branch main" in caught.value.message
     assert "wrong-secret-99" not in caught.value.message
+
+
+def gpg_secret_key(home: Path, email: str) -> tuple[str, str]:
+    """(armored public key, armored secret key) of a new ed25519 signing key without passphrase."""
+    home.mkdir(mode=0o700, parents=True)
+    env = {**os.environ, "GNUPGHOME": str(home)}
+    subprocess.run(["gpg", "--batch", "--passphrase", "", "--quick-gen-key", email, "ed25519", "sign", "never"],
+                   check=True, capture_output=True, env=env)  # fmt: skip
+    public = subprocess.run(["gpg", "--armor", "--export", email], check=True, capture_output=True, env=env)
+    secret_key = subprocess.run(
+        ["gpg", "--batch", "--armor", "--export-secret-keys", email], check=True, capture_output=True, env=env
+    )
+    return public.stdout.decode(), secret_key.stdout.decode()
+
+
+async def test_a_signed_automation_commit_passes_head_verification(
+    kube: KubeClient,
+    namespace: str,
+    controller: Controller,
+    registry: Registry,
+    make_repo: MakeRepo,
+    start_git_http_server: StartHttp,
+    tmp_path: Path,
+) -> None:
+    image = f"{registry.host}/{namespace}/web"
+    push_dir(registry, f"{namespace}/web:1.0.0", {"tag.txt": "1.0.0"})
+    public, secret_key = gpg_secret_key(tmp_path / "gnupg", "image-bot@example.com")
+    server = start_git_http_server(BasicAuth(GIT_USER, GIT_PASSWORD))
+    repo = make_repo()
+    (repo.path / "deploy").mkdir(parents=True)
+    (repo.path / "deploy" / "web.yaml").write_text(DEPLOYMENT.format(image=f"{image}:0.9.0", namespace=namespace))
+    repo.git("add", "--all")
+    repo.git(
+        "-c", "gpg.program=gpg", "-c", "user.signingkey=image-bot@example.com", "commit", "-q", "-S", "-m", "signed",
+        GNUPGHOME=str(tmp_path / "gnupg"), GIT_AUTHOR_NAME="Human", GIT_AUTHOR_EMAIL="human@example.com",
+        GIT_COMMITTER_NAME="Human", GIT_COMMITTER_EMAIL="human@example.com",
+    )  # fmt: skip
+    first = repo.head()
+    url = server.publish(repo, "config.git")
+    for name, data in (("git-creds", {"username": GIT_USER, "password": GIT_PASSWORD}),
+                       ("trusted-keys", {"bot.asc": public}), ("signing-key", {"git.asc": secret_key})):  # fmt: skip
+        meta = {"name": name, "namespace": namespace}
+        encoded = {k: b64(v) for k, v in data.items()}
+        await kube.create({"apiVersion": "v1", "kind": "Secret", "metadata": meta, "data": encoded})
+    await kube.create(secret("registry-creds", namespace, registry))
+    source = {"repoURL": url, "targetRevision": "main", "path": "deploy", "secretRef": {"name": "git-creds"}}
+    source["verify"] = {"mode": "head", "secretRef": {"name": "trusted-keys"}}
+    await kube.create(apps.application("web", namespace, url, source=source))
+    await apps.wait_status(kube, namespace, "web", apps.synced_at(first))
+
+    objects = image_objects(namespace, image, url)
+    objects[2]["spec"]["git"]["commit"]["signingKey"] = {"secretRef": {"name": "signing-key"}}
+    for obj in objects:
+        await kube.create(obj)
+    pushed = await apps.wait_for(
+        lambda: _status_of(kube, namespace, "ImageUpdateAutomation", "lastPushCommit"), timeout=90, message="a push"
+    )
+    await apps.wait_status(kube, namespace, "web", apps.synced_at(pushed), timeout=60)
+    deployment = await kube.get("apps/v1", "Deployment", "web", namespace)
+    assert deployment["spec"]["template"]["spec"]["containers"][0]["image"] == f"{image}:1.0.0"
+    signature = run_git("log", "-1", "--format=%G?", pushed, cwd=server.root / "config.git",
+                        env={**os.environ, "GNUPGHOME": str(tmp_path / "gnupg")})  # fmt: skip
+    assert signature == "G"
