@@ -78,6 +78,9 @@ class Registries:
         self._tags: dict[tuple[str, str], tuple[float, list[str]]] = {}
         self._manifests: dict[tuple[str, str], Artifact] = {}
         self.pulls = 0
+        self.tag_pages = 0  # tag-list pages read (metrics and tests)
+        self.page_size = 1000
+        """Tags asked for per page of a tag list (`?n=`); the registry may send fewer."""
 
     # ------------------------------------------------------------ resolving
 
@@ -149,9 +152,10 @@ class Registries:
 
     async def _list_tags(self, ref: Reference, creds: Credentials | None, insecure: bool) -> list[str]:
         found: list[str] = []
-        path: str | None = f"/v2/{ref.repository}/tags/list?n=1000"
+        path: str | None = f"/v2/{ref.repository}/tags/list?n={self.page_size}"
         while path is not None:
             body, headers = await self._get(ref, path, creds, insecure, self.limits.max_manifest_bytes, "")
+            self.tag_pages += 1
             try:
                 page = json.loads(body).get("tags") or []
             except (ValueError, AttributeError):
@@ -159,7 +163,7 @@ class Registries:
             found.extend(t for t in page if isinstance(t, str) and ocirefs.TAG.fullmatch(t))
             if len(found) > self.limits.max_tags:
                 raise SourceError(f"{ref.name}: more than {self.limits.max_tags} tags", reason="TooLarge")
-            path = _next_page(headers.get("link", ""), ref)
+            path = ocirefs.next_page(headers.get("link", ""), ref)
             if path is not None:
                 await asyncio.sleep(0.02)  # a gentle rate: at most ~50 pages a second per scan
         return found
@@ -310,14 +314,6 @@ def _artifact(ref: Reference, digest: str, body: bytes, content_type: str) -> Ar
     config_type = str(config.get("mediaType") or "") if isinstance(config, dict) else ""
     tag = "" if ocirefs.is_digest(ref.reference) else ref.reference
     return Artifact(ref, digest, tag, layers, annotations, config_type)
-
-
-def _next_page(link: str, ref: Reference) -> str | None:
-    """The path of the next tag-list page from a `Link: </v2/…>; rel="next"` header (same registry only)."""
-    if 'rel="next"' not in link or "<" not in link:
-        return None
-    target = link[link.index("<") + 1 : link.index(">")] if ">" in link else ""
-    return target if target.startswith(f"/v2/{ref.repository}/tags/list?") else None
 
 
 def _login(creds: Credentials | None, ref: Reference) -> tuple[str, str]:

@@ -22,7 +22,8 @@ from gitward.core.errors import SourceError
 from gitward.sourcing import helmrepo
 
 __all__ = [
-    "DIGEST", "TAG", "Reference", "Tag", "filter_tags", "is_digest", "parse", "pick_semver", "select_tag",
+    "DIGEST", "TAG", "Reference", "Tag", "filter_tags", "is_digest", "next_page", "parse", "pick_semver",
+    "select_tag",
 ]  # fmt: skip
 
 _HOST = re.compile(
@@ -83,6 +84,20 @@ def parse(text: str, *, scheme: bool = True, with_reference: bool = False) -> Re
     if with_reference and reference and not (is_digest(reference) or TAG.fullmatch(reference)):
         raise SourceError(f"{shown}: not a tag or sha256 digest", reason="InvalidRepoURL")
     return Reference(host, path, reference)
+
+
+def next_page(link: str, ref: Reference) -> str | None:
+    """The path of the next tag-list page from a `Link: </v2/<repo>/tags/list?…>; rel="next"` header
+    (the distribution spec's pagination), or None; a link elsewhere than this repository's tag list
+    is ignored (credentials are never sent to a place the registry names)."""
+    for part in link.split(","):
+        target, _, params = part.partition(";")
+        target = target.strip()
+        if 'rel="next"' in params.replace(" ", "") and target.startswith("<") and target.endswith(">"):
+            path = target[1:-1]
+            if path.startswith(f"/v2/{ref.repository}/tags/list?") and not any(c in path for c in " \r\n"):
+                return path
+    return None
 
 
 def _split_reference(path: str) -> tuple[str, str]:

@@ -120,3 +120,21 @@ def test_an_unknown_policy_is_an_error() -> None:
         ocirefs.select_tag(tags("1"), {"newest": {}})
     with pytest.raises(ValueError, match="order"):
         ocirefs.select_tag(tags("1"), {"numerical": {"order": "up"}})
+
+
+@pytest.mark.parametrize(
+    ("link", "expected"),
+    [
+        ('</v2/org/app/tags/list?n=2&last=b>; rel="next"', "/v2/org/app/tags/list?n=2&last=b"),
+        ("</v2/org/app/tags/list?last=b&n=2>; rel=next", None),  # rel must be quoted, as the spec writes it
+        ('<https://evil.example/v2/org/app/tags/list?x>; rel="next"', None),  # never another host
+        ('</v2/other/tags/list?last=b>; rel="next"', None),  # never another repository
+        (
+            '</v2/org/app/tags/list?last=a>; rel="prev", </v2/org/app/tags/list?last=c>; rel="next"',
+            "/v2/org/app/tags/list?last=c",
+        ),
+        ("", None),
+    ],
+)
+def test_next_page_of_a_tag_list(link: str, expected: str | None) -> None:
+    assert ocirefs.next_page(link, Reference("h", "org/app")) == expected
