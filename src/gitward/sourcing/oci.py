@@ -52,6 +52,7 @@ CONFIG_MEDIA_TYPE = "application/vnd.cncf.flux.config.v1+json"
 HELM_CONFIG = "application/vnd.cncf.helm.config.v1+json"
 HELM_CHART = "application/vnd.cncf.helm.chart.content.v1.tar+gzip"
 _LIMITS = ocilayers.LayerLimits()
+_MAX_MANIFESTS = 4096
 _TTL = 2.0  # seconds a tag list or resolved tag is shared, like `git ls-remote`
 
 
@@ -133,6 +134,8 @@ class Registries:
             raise SourceError(f"{ref.url()}: the manifest does not match its digest", reason="DigestMismatch")
         artifact = _artifact(ref, digest, body, headers.get("content-type", ""))
         self._manifests[(ref.name, digest)] = artifact
+        while len(self._manifests) > _MAX_MANIFESTS:  # forget the oldest manifests (they are re-read if needed)
+            del self._manifests[next(iter(self._manifests))]
         return artifact
 
     async def tags(
