@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from tests.support import apps
 from tests.support.fixtures import MakeRepo, StartHttp
-from tests.support.gitserver import BasicAuth
+from tests.support.gitserver import BasicAuth, SshGitServer
 from tests.support.registry import push_dir, registry, secret
 
 from gitward.controller.images import gitwork
@@ -263,3 +263,25 @@ async def test_a_signed_automation_commit_passes_head_verification(
     signature = run_git("log", "-1", "--format=%G?", pushed, cwd=server.root / "config.git",
                         env={**os.environ, "GNUPGHOME": str(tmp_path / "gnupg")})  # fmt: skip
     assert signature == "G"
+
+
+async def test_an_update_is_pushed_over_ssh(make_repo: MakeRepo, ssh_git_server: SshGitServer) -> None:
+    repo = make_repo()
+    repo.commit({"deploy/web.yaml": 'image: app:1.0.0 # {"$imagepolicy": "apps:web"}\n'})
+    url = ssh_git_server.publish(repo, "config.git")
+
+    async def apply(tree: Path) -> str:
+        target = tree / "deploy" / "web.yaml"
+        target.write_text(target.read_text().replace("app:1.0.0", "app:1.1.0"))
+        return "update web to 1.1.0"
+
+    creds = Credentials(ssh_private_key=ssh_git_server.client_private_key, known_hosts=ssh_git_server.known_hosts)
+    env = invocations.GitEnvironment()
+    try:
+        work = gitwork.GitWork(env, urls.parse(url), creds)
+        result = await gitwork.commit_and_push(work, "main", "main", gitwork.Identity("Bot", "bot@example.com"), apply)
+    finally:
+        env.close()
+    bare = ssh_git_server.root / "config.git"
+    assert run_git("rev-parse", "refs/heads/main", cwd=bare).strip() == result.sha
+    assert "app:1.1.0" in run_git("show", "HEAD:deploy/web.yaml", cwd=bare)
