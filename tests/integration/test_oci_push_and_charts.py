@@ -15,6 +15,7 @@ from tests.support.registry import plain_registry, push_chart, push_dir, registr
 
 from gitward.controller.manager import Controller
 from gitward.kube.client import KubeClient
+from gitward.sourcing import oci
 from gitward.testing.registries import Registry
 
 __all__ = ["plain_registry", "registry"]  # fixtures
@@ -142,3 +143,19 @@ async def test_an_artifact_that_is_not_a_chart_is_refused_as_one(
     condition = apps.condition(status, "SourceError")
     assert condition is not None
     assert "not a Helm chart artifact" in condition["message"]
+
+
+async def test_idle_unpacked_artifacts_are_removed_beyond_the_cache_size(
+    plain_registry: Registry, tmp_path: Path
+) -> None:
+    client = oci.Registries(tmp_path / "cache")
+    client.max_cached, client.idle_seconds = 2, 0.0
+    paths = []
+    for version in ("1.0.0", "1.0.1", "1.0.2"):
+        push_dir(plain_registry, f"evict/app:{version}", {"cm.yaml": CONFIGMAP.replace("from-cli", version)})
+        artifact = await client.resolve(plain_registry.url("evict/app"), version, None, insecure=True)
+        paths.append(await client.fetch(artifact, None, insecure=True))
+    assert [p.is_dir() for p in paths] == [False, True, True]
+    again = await client.resolve(plain_registry.url("evict/app"), "1.0.0", None, insecure=True)
+    assert (await client.fetch(again, None, insecure=True)).is_dir()  # pulled again when asked for
+    assert client.pulls == 4

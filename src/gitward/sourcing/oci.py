@@ -80,6 +80,9 @@ class Registries:
         self._manifests: dict[tuple[str, str], Artifact] = {}
         self.pulls = 0
         self.tag_pages = 0  # tag-list pages read (metrics and tests)
+        self.max_cached, self.idle_seconds = 64, 600.0
+        """Unpacked artifacts kept on disk beyond which those idle for `idle_seconds` are removed."""
+        self._last_use: dict[Path, float] = {}
         self.page_size = 1000
         """Tags asked for per page of a tag list (`?n=`); the registry may send fewer."""
 
@@ -176,6 +179,7 @@ class Registries:
     async def fetch(self, artifact: Artifact, creds: Credentials | None, *, insecure: bool = False) -> Path:
         """The unpacked content of `artifact`: every tar+gzip layer, in order, pulled once per digest."""
         home = self.cache_dir / hashlib.sha256(artifact.ref.name.encode()).hexdigest()[:16] / artifact.digest[7:]
+        self._used(home)
         async with self._locks.setdefault(("pull", str(home)), asyncio.Lock()):
             if (home / "content").is_dir():
                 return home / "content"
@@ -209,6 +213,7 @@ class Registries:
             raise SourceError(f"{artifact.ref.url()}: not a Helm chart artifact", reason="InvalidChart")
         home = self.cache_dir / "charts" / hashlib.sha256(artifact.ref.name.encode()).hexdigest()[:16]
         home = home / artifact.digest[7:]
+        self._used(home)
         async with self._locks.setdefault(("chart", str(home)), asyncio.Lock()):
             if not (home / "chart").is_dir():
                 home.parent.mkdir(parents=True, exist_ok=True)
@@ -223,6 +228,21 @@ class Registries:
                 finally:
                     shutil.rmtree(staging, ignore_errors=True)
         return next(p for p in (home / "chart").iterdir() if p.is_dir())
+
+    def _used(self, home: Path) -> None:
+        """Note that `home` is in use now; remove the unpacked artifacts beyond `max_cached` that no
+        one asked for in `idle_seconds` (a render in progress is never that old: none is deleted under it)."""
+        self._last_use.pop(home, None)
+        self._last_use[home] = time.monotonic()
+        idle = time.monotonic() - self.idle_seconds
+        while len(self._last_use) > self.max_cached:
+            oldest, used = next(iter(self._last_use.items()))
+            if used > idle:
+                break
+            del self._last_use[oldest]
+            self._locks.pop(("pull", str(oldest)), None)
+            self._locks.pop(("chart", str(oldest)), None)
+            shutil.rmtree(oldest, ignore_errors=True)
 
     async def _blob(self, ref: Reference, digest: str, dest: Path, creds: Credentials | None, insecure: bool) -> None:
         if not ocirefs.is_digest(digest):
