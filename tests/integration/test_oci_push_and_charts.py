@@ -10,10 +10,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from tests.conftest import ClusterUnderTest
 from tests.support import apps
+from tests.support.cli import app_cli
 from tests.support.registry import plain_registry, push_chart, push_dir, registry, secret
 
 from gitward.controller.manager import Controller
+from gitward.core.applications import API_VERSION, SYNC
 from gitward.kube.client import KubeClient
 from gitward.sourcing import oci
 from gitward.testing.registries import Registry
@@ -159,3 +162,25 @@ async def test_idle_unpacked_artifacts_are_removed_beyond_the_cache_size(
     again = await client.resolve(plain_registry.url("evict/app"), "1.0.0", None, insecure=True)
     assert (await client.fetch(again, None, insecure=True)).is_dir()  # pulled again when asked for
     assert client.pulls == 4
+
+
+async def test_app_diff_fetches_an_oci_source(
+    kube: KubeClient,
+    namespace: str,
+    controller: Controller,
+    plain_registry: Registry,
+    test_cluster: ClusterUnderTest,
+    tmp_path: Path,
+) -> None:
+    repo = f"{namespace}/diffed"
+    digest = push_dir(plain_registry, f"{repo}:stable", {"cm.yaml": CONFIGMAP})
+    source = {"repoURL": plain_registry.url(repo), "targetRevision": "stable", "insecure": True}
+    manual = {"interval": "1h"}  # no automated sync: the new artifact waits for a sync
+    await kube.create(apps.application("web", namespace, source["repoURL"], source=source, syncPolicy=manual))
+    await kube.patch(API_VERSION, "Application", "web", namespace, {"metadata": {"annotations": {SYNC: "{}"}}})
+    await apps.wait_status(kube, namespace, "web", apps.synced_at(digest))
+    push_dir(plain_registry, f"{repo}:stable", {"cm.yaml": CONFIGMAP.replace("from-cli", "newer")})
+    ran = await app_cli(test_cluster, namespace, "diff", "web", "--cache-dir", str(tmp_path / "cli-cache"))
+    assert ran.code == 1, ran
+    assert "-  value: from-cli\n" in ran.stdout
+    assert "+  value: newer\n" in ran.stdout
