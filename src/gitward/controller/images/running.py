@@ -96,7 +96,13 @@ class ImageAutomation:
         return {_key(obj) for obj in due}
 
     async def _scan(self, obj: Manifest) -> None:
-        await self.scanner.scan(obj, await self._creds(obj))
+        name = ((obj.get("spec") or {}).get("secretRef") or {}).get("name")
+        try:
+            creds = await self._secret_creds(_namespace(obj), str(name)) if name else None
+        except SourceError as exc:  # a missing or unreadable Secret is the scan's failure, said as such
+            await self.scanner.refuse(obj, exc)
+            return
+        await self.scanner.scan(obj, creds)
 
     async def _choose_due(self, scanned: set[str]) -> set[str]:
         """Apply the due policies; the namespaces where a policy picked a new image."""
@@ -172,13 +178,6 @@ class ImageAutomation:
             source = (app.get("spec") or {}).get("source") or {}
             if _namespace(app) == namespace and normalize(str(source.get("repoURL") or "")) == wanted:
                 self.on_pushed(f"{namespace}/{_name(app)}")
-
-    async def _creds(self, obj: Manifest) -> Credentials | None:
-        name = ((obj.get("spec") or {}).get("secretRef") or {}).get("name")
-        try:
-            return await self._secret_creds(_namespace(obj), str(name)) if name else None
-        except SourceError:
-            return None  # the scan then reports the registry's refusal
 
     async def _secret_data(self, namespace: str, name: str) -> dict[str, str]:
         try:

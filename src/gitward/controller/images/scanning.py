@@ -69,6 +69,10 @@ class Scanner:
         log.info("image repository scanned", object=f"ImageRepository/{namespace}/{name}", tags=len(found))
         return before is None or before[1] != found
 
+    async def refuse(self, obj: Manifest, exc: SourceError) -> None:
+        """Report a scan that could not start (its Secret is missing or unreadable)."""
+        await self._status(obj, "ImageRepository", {}, _failed(exc))
+
     async def choose(self, obj: Manifest) -> bool:
         """Apply one ImagePolicy to its repository's last scan; whether latestImage changed."""
         key, namespace, _ = _key(obj)
