@@ -184,3 +184,11 @@ async def test_app_diff_fetches_an_oci_source(
     assert ran.code == 1, ran
     assert "-  value: from-cli\n" in ran.stdout
     assert "+  value: newer\n" in ran.stdout
+
+
+async def test_helm_build_metadata_tags_count_as_versions(plain_registry: Registry, tmp_path: Path) -> None:
+    for tag in ("1.0.0", "1.1.0_build.5", "2.0.0"):
+        push_dir(plain_registry, f"buildmeta/web:{tag}", {"t": tag})
+    client = oci.Registries(tmp_path)
+    artifact = await client.resolve(plain_registry.url("buildmeta/web"), "^1.0", None, insecure=True)
+    assert artifact.tag == "1.1.0_build.5"  # Helm's `1.1.0+build.5`

@@ -111,7 +111,8 @@ class Registries:
                 return found
         tags = await self.tags(url, creds, insecure=insecure, not_before=not_before)
         try:
-            picked = ocirefs.pick_semver([ocirefs.Tag(t, t) for t in tags], wanted)
+            # Helm writes a version's build metadata `+` as `_` in OCI tags (tags cannot hold `+`)
+            picked = ocirefs.pick_semver([ocirefs.Tag(t, t.replace("_", "+")) for t in tags], wanted)
         except ValueError:
             raise SourceError(f"{ref.name}: no tag {wanted!r}", reason="RevisionNotFound") from None
         if picked is None:
