@@ -6,8 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
-from gitward.controller.images import updating
+from gitward.controller.images import specs, updating
 from gitward.controller.images.markers import Change
 from gitward.core.errors import SourceError
 
@@ -48,3 +49,65 @@ def test_message_template() -> None:
     flux_default = "Update from image update automation\n{{ range .Changed.Changes }}{{ .OldValue }}{{ end }}"
     assert updating.render_message(flux_default, "a/b", changes).startswith("Update images\n\n- reg/web:1")
     assert updating.render_message("", "a/b", changes) == "Update images"
+
+
+def app(repo_url: str, revision: str = "main", secret: str = "") -> dict[str, object]:
+    source: dict[str, object] = {"repoURL": repo_url, "targetRevision": revision}
+    if secret:
+        source["secretRef"] = {"name": secret}
+    return {"spec": {"source": source}}
+
+
+def test_a_plan_takes_the_repository_from_the_application() -> None:
+    spec = specs.AutomationSpec.model_validate({"sourceRef": {"name": "web"}, "update": {"path": "deploy"}})
+    plan = updating.Plan("ns/auto", spec, app("https://git.example/org/config.git", "release", "git-creds"))
+    assert (plan.repo_url, plan.secret_name, plan.checkout, plan.push) == (
+        "https://git.example/org/config.git", "git-creds", "release", "release",
+    )  # fmt: skip
+    assert plan.path == "deploy"
+    assert plan.author.email == "gitward@localhost"
+
+
+def test_git_settings_override_the_application() -> None:
+    spec = specs.AutomationSpec.model_validate(
+        {
+            "sourceRef": {"name": "web"},
+            "git": {
+                "repoURL": "ssh://git@git.example/org/other.git",
+                "secretRef": {"name": "pusher"},
+                "checkout": {"branch": "main"},
+                "push": {"branch": "image-updates"},
+                "commit": {"author": {"name": "Bot", "email": "bot@example.com"}},
+            },
+        }
+    )
+    plan = updating.Plan("ns/auto", spec, app("https://git.example/org/config.git", "a" * 40, "git-creds"))
+    assert (plan.repo_url, plan.secret_name, plan.checkout, plan.push) == (
+        "ssh://git@git.example/org/other.git", "pusher", "main", "image-updates",
+    )  # fmt: skip
+    assert plan.author == updating.gitwork.Identity("Bot", "bot@example.com")
+
+
+def test_a_pinned_commit_falls_back_to_main_and_oci_sources_are_refused() -> None:
+    spec = specs.AutomationSpec.model_validate({"sourceRef": {"name": "web"}})
+    assert updating.Plan("ns/a", spec, app("https://g/x.git", "a" * 40)).checkout == "main"
+    with pytest.raises(SourceError, match="OCI artifact"):
+        updating.Plan("ns/a", spec, app("oci://registry/x"))
+    with pytest.raises(SourceError, match=r"no git\.repoURL"):
+        updating.Plan("ns/a", specs.AutomationSpec(), None)
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"git": {"push": {"branch": "--force"}}},
+        {"git": {"checkout": {"branch": "main\nx"}}},
+        {"git": {"commit": {"author": {"name": "A <evil>", "email": "a@b"}}}},
+        {"git": {"commit": {"author": {"email": "no-at-sign"}}}},
+        {"update": {"path": "../outside"}},
+        {"interval": "soon"},
+    ],
+)
+def test_hostile_specs_are_refused(bad: dict[str, object]) -> None:
+    with pytest.raises(ValidationError):
+        specs.AutomationSpec.model_validate(bad)
