@@ -1,15 +1,16 @@
 """ImageRepository scans and ImagePolicy choices (SPEC §12, Flux's image-reflector-controller).
 
 Called by gitward.controller.images.running once per tick for the objects that are due: `scan()`
-lists an ImageRepository's tags (every page, rate-limited, with the Secret's registry credentials,
-`sourcing.oci`) and writes `status.lastScanResult`; `choose()` applies an ImagePolicy (`filterTags`,
-then `semver` / `numerical` / `alphabetical`, `sourcing.ocirefs`) to the tags of its repository's
-last scan and writes `status.latestImage`. Both keep what they found in memory for the next step.
+lists an ImageRepository's tags (every page, paced, at most four scans per registry at once, with
+the Secret's registry credentials, `sourcing.oci`) and writes `status.lastScanResult`; `choose()`
+applies an ImagePolicy (`filterTags`, then `semver` / `numerical` / `alphabetical`,
+`sourcing.ocirefs`) to the tags of its repository's last scan and writes `status.latestImage`. Both keep what they found in memory for the next step.
 Errors become a Ready=False condition with a reason, never a crash; messages never carry credentials.
 """
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import time
 from dataclasses import dataclass, field
@@ -44,8 +45,10 @@ def image_url(image: str) -> str:
 
 
 class Scanner:
-    def __init__(self, client: KubeClient, registries: oci.Registries, scans: Scans) -> None:
+    def __init__(self, client: KubeClient, registries: oci.Registries, scans: Scans, per_host: int = 4) -> None:
         self.client, self.registries, self.scans = client, registries, scans
+        self.per_host = per_host
+        self._hosts: dict[str, asyncio.Semaphore] = {}  # at most `per_host` scans of one registry at once
 
     async def scan(self, obj: Manifest, credentials: Credentials | None) -> bool:
         """Scan one ImageRepository; whether its tags changed since the last scan."""
@@ -53,7 +56,8 @@ class Scanner:
         try:
             spec = specs.RepositorySpec.model_validate(obj.get("spec") or {})
             ref = ocirefs.parse(image_url(spec.image))
-            found = await self.registries.tags(ref.url(), credentials, insecure=spec.insecure, not_before=_mono())
+            async with self._hosts.setdefault(ref.host, asyncio.Semaphore(self.per_host)):
+                found = await self.registries.tags(ref.url(), credentials, insecure=spec.insecure, not_before=_mono())
         except (SourceError, ValidationError, ValueError) as exc:
             await self._status(obj, "ImageRepository", {}, _failed(exc))
             return False
