@@ -5,7 +5,8 @@ lists an ImageRepository's tags (every page, paced, at most four scans per regis
 the Secret's registry credentials, `sourcing.oci`) and writes `status.lastScanResult`; `choose()`
 applies an ImagePolicy (`filterTags`, then `semver` / `numerical` / `alphabetical`,
 `sourcing.ocirefs`) to the tags of its repository's last scan and writes `status.latestImage`.
-Both keep what they found in memory for the next step. Errors become a Ready=False condition with a reason, never a crash; messages never carry credentials.
+Both keep what they found in memory for the next step. Errors become a Ready=False condition with
+a reason, never a crash; messages never carry credentials.
 """
 
 from __future__ import annotations
