@@ -91,6 +91,9 @@ def timestamp(value: object) -> str:
 
 
 def short(sha: object) -> str:
+    """A commit SHA's first characters; an OCI digest (`sha256:…`, SPEC §12) keeps its prefix."""
+    if isinstance(sha, str) and sha.startswith("sha256:"):
+        return sha[: 7 + SHORT_SHA]
     return str(sha)[:SHORT_SHA] if isinstance(sha, str) and sha else "-"
 
 

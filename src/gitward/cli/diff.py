@@ -38,7 +38,7 @@ from gitward.devcluster import assets
 from gitward.kube.client import KubeClient
 from gitward.planning import comparing, conflicts, diffing, hooks, ignoring, inventory, normalizing, prune
 from gitward.server import diffs
-from gitward.sourcing import Credentials, Fetcher, Revision
+from gitward.sourcing import Credentials, Fetcher, Revision, oci
 
 ERROR_CODE = 2
 MAX_CONCURRENT_GETS = 8
@@ -197,6 +197,13 @@ async def fetched(
         msg = f"{source.chart}: `app diff` cannot fetch charts from a Helm repository yet; try `gitward diff DIR`"
         raise sessions.CliError(msg, ERROR_CODE)
     creds = await credentials(client, target)
+    if source.is_oci:  # an OCI artifact (SPEC §12): pulled into the CLI's cache, once per digest
+        registries = oci.Registries(cache_dir / "oci")
+        wanted = revision or source.target_revision
+        artifact = await registries.resolve(source.repo_url, wanted, creds, insecure=source.insecure)
+        root = await registries.fetch(artifact, creds, insecure=source.insecure)
+        yield root, Revision(artifact.digest, "", "", f"{artifact.ref.name}:{artifact.tag}", "", "")
+        return
     with Fetcher(cache_dir / "git", allow_file=allow_file) as fetcher:
         commit = await fetcher.resolve_and_fetch(source.repo_url, revision or source.target_revision, creds)
         with tempfile.TemporaryDirectory(prefix="checkout-", dir=cache_dir) as work:

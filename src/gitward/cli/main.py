@@ -8,7 +8,7 @@ import typer
 
 from gitward import __version__
 from gitward.cli import app as app_commands
-from gitward.cli import dev, diff, install, render, run
+from gitward.cli import dev, diff, install, push, render, run
 
 app = typer.Typer(
     name="gitward",
@@ -40,6 +40,7 @@ app.command(name="run")(run.run)
 app.add_typer(app_commands.app, name="app")
 app.command(name="render")(render.render)
 app.command(name="diff")(diff.diff)
+app.add_typer(push.app, name="push")
 
 
 def main() -> None:

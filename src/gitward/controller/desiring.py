@@ -146,7 +146,7 @@ class DesiredState:
         verify = source.verify
         if verify is None or verify.mode != "head":
             return
-        if source.chart:
+        if source.chart or source.is_oci:
             raise verification.VerificationError(
                 "verify.mode head checks Git commit signatures; a chart from a Helm repository has none "
                 "(its archive is checked against the index digest) — remove verify or use a Git source"

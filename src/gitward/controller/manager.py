@@ -20,6 +20,7 @@ from pathlib import Path
 from gitward.controller import events, metrics, policies
 from gitward.controller.clusters import Clusters
 from gitward.controller.context import Memory
+from gitward.controller.images.running import ImageAutomation
 from gitward.controller.informers import Informer
 from gitward.controller.notifications import Notifier
 from gitward.controller.queueing import WorkQueue
@@ -85,6 +86,11 @@ class Controller:
             config.cache_dir / "git", allow_file=config.allow_file, ls_remote_ttl=config.ls_remote_ttl
         )
         self.sources = Sources(self.fetcher, config.cache_dir / "work", allow_remote_bases=config.allow_remote_bases)
+        # image automation (SPEC §12): scans registries, picks images, writes them back to Git
+        self.images = ImageAutomation(
+            client, config.namespace, self.sources.registries, self.apps, lambda key: self.refresh(key, "automated"),
+            allow_file=config.allow_file,
+        )  # fmt: skip
         self.reconciler = Reconciler(
             client,
             self.apps,
@@ -119,6 +125,7 @@ class Controller:
         self._tasks.append(asyncio.create_task(self.queue.run_timer(), name="queue timer"))
         self._tasks += [asyncio.create_task(self._worker(), name=f"worker {i}") for i in range(self.config.workers)]
         await self.apps.synced.wait()
+        await self.images.start()
         log.info("controller started", namespace=self.config.namespace or "*", applications=len(self.apps.store))
 
     async def stop(self, grace: float = 0.0) -> None:
@@ -136,6 +143,7 @@ class Controller:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         self._tasks.clear()
+        await self.images.stop()
         await self.clusters.stop()
         self.policies.evaluator.close()
         self.sources.close()

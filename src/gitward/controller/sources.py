@@ -8,9 +8,17 @@ once, caching the result, so a re-check with nothing changed costs no Git work a
 Chart sources (`source.chart`: `repoURL` is a Helm repository) take the other road: `revision()`
 resolves `targetRevision` (a version or a semver range) in the repository's index, and the
 "revision" is the chart version; `render()` downloads, verifies and unpacks that version once
-(`sourcing.helmrepo`) and renders it. Charts, from Git or from a chart repository, are rendered for
-an Application (release name, destination namespace) and for the destination cluster's capabilities
-(a provider called only for charts); both are part of the render's cache key.
+(`sourcing.helmrepo`) and renders it.
+
+OCI sources (`repoURL: oci://host/repo`, SPEC §12) resolve `targetRevision` (a tag, a semver range
+or a digest) to a manifest digest, the "revision"; `render()` unpacks that artifact once per digest
+(`sourcing.oci`) and renders `path` inside it. With `chart`, `oci://host/charts` is a chart registry:
+the chart `oci://host/charts/<chart>` at the highest tag within the range, unpacked from its
+digest-checked chart layer.
+
+Charts, from Git or from a chart repository, are rendered for an Application (release name,
+destination namespace) and for the destination cluster's capabilities (a provider called only for
+charts); both are part of the render's cache key.
 """
 
 from __future__ import annotations
@@ -28,7 +36,7 @@ from gitward import rendering
 from gitward.core.applications import Source
 from gitward.core.errors import RenderError
 from gitward.core.manifests import Manifest
-from gitward.sourcing import Credentials, Fetcher, Revision, helmrepo
+from gitward.sourcing import Credentials, Fetcher, Revision, helmrepo, oci
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -49,8 +57,11 @@ class Sources:
         max_renders: int = 4096,
         charts: helmrepo.ChartRepositories | None = None,
         capabilities: CapabilitiesProvider | None = None,
+        registries: oci.Registries | None = None,
     ) -> None:
         self.fetcher = fetcher
+        self.registries = registries or oci.Registries(work_dir / "oci")
+        self._artifacts: dict[tuple[str, str, str], oci.Artifact] = {}  # (repoURL, chart, digest)
         self.charts = charts or helmrepo.ChartRepositories(work_dir / "charts")
         self.capabilities = capabilities
         """Used for charts when `render()` is given no provider of its own."""
@@ -71,6 +82,8 @@ class Sources:
 
     async def revision(self, source: Source, creds: Credentials | None, not_before: float | None = None) -> Revision:
         """Resolve and fetch; `not_before` (monotonic) demands an answer from Git no older than that."""
+        if source.is_oci:
+            return await self._oci_revision(source, creds, not_before)
         if source.chart:
             return await self._chart_revision(source, creds, not_before)
         return await self.fetcher.resolve_and_fetch(
@@ -143,8 +156,42 @@ class Sources:
             ref=f"chart:{version.name}",
         )
 
+    # ------------------------------------------------------------------ OCI
+
+    async def _oci_revision(self, source: Source, creds: Credentials | None, not_before: float | None) -> Revision:
+        """The artifact (or chart) `targetRevision` selects, as a Revision whose sha is its digest."""
+        artifact = await self.registries.resolve(
+            _oci_url(source), source.target_revision, creds, insecure=source.insecure, not_before=not_before
+        )
+        _remember(self._artifacts, (source.repo_url, source.chart, artifact.digest), artifact, self.max_renders)
+        notes = artifact.annotations
+        origin = notes.get("org.opencontainers.image.source", "")
+        origin_revision = notes.get("org.opencontainers.image.revision", "")
+        what = f"chart {source.chart} {artifact.tag}" if source.chart else f"{artifact.ref.name}:{artifact.tag or '-'}"
+        built_from = f" from {origin}@{origin_revision}" if origin or origin_revision else ""
+        return Revision(
+            sha=artifact.digest,
+            author=notes.get("org.opencontainers.image.authors", ""),
+            author_email="",
+            message=f"{what}{built_from}"[:1024],
+            committed_at=notes.get("org.opencontainers.image.created", ""),
+            ref=f"oci:{artifact.tag}",
+        )
+
+    async def _oci_root(self, source: Source, digest: str, creds: Credentials | None) -> Path:
+        """The unpacked artifact (or chart directory) at `digest`, pulled once."""
+        artifact = self._artifacts.get((source.repo_url, source.chart, digest))
+        if artifact is None:  # e.g. the digest came from the status of an earlier controller
+            artifact = await self.registries.resolve(_oci_url(source), digest, creds, insecure=source.insecure)
+        if source.chart:
+            return await self.registries.chart(artifact, source.chart, creds, insecure=source.insecure)
+        return await self.registries.fetch(artifact, creds, insecure=source.insecure)
+
     async def _root(self, source: Source, sha: str, creds: Credentials | None) -> tuple[Path, Source]:
-        """Where to render `source` from: the Git checkout, or the unpacked chart (path ".")."""
+        """Where to render `source` from: the Git checkout, the artifact, or the unpacked chart (path ".")."""
+        if source.is_oci:
+            root = await self._oci_root(source, sha, creds)
+            return root, source.model_copy(update={"path": "."}) if source.chart else source
         if not source.chart:
             return await self._checkout(source.repo_url, sha, creds), source
         version = self._chart_versions.get((source.repo_url, source.chart, sha))
@@ -174,7 +221,9 @@ class Sources:
             return True
         key = (source.repo_url, sha, source.path)
         if key not in self._is_chart:
-            root = await self._checkout(source.repo_url, sha, creds)
+            root = await (
+                self._oci_root(source, sha, creds) if source.is_oci else self._checkout(source.repo_url, sha, creds)
+            )
             _remember(self._is_chart, key, _has_chart(root, source.path), self.max_renders)
         return self._is_chart.get(key, False)
 
@@ -230,6 +279,11 @@ def _remember(memory: dict[K, V], key: K, value: V, limit: int) -> None:
     memory[key] = value
     while len(memory) > limit:
         del memory[next(iter(memory))]
+
+
+def _oci_url(source: Source) -> str:
+    """The artifact's repository: `repoURL` itself, or `repoURL/<chart>` for a chart registry."""
+    return f"{source.repo_url.rstrip('/')}/{source.chart}" if source.chart else source.repo_url
 
 
 def _has_chart(root: Path, path: str) -> bool:

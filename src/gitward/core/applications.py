@@ -96,6 +96,12 @@ class Source(SpecModel):
     helm: HelmSource | None = None
     secret_ref: SecretRef | None = Field(default=None, alias="secretRef")
     verify: VerifySource | None = None
+    insecure: bool = False
+    """`oci://` sources: allow a plain-HTTP registry (SPEC §12)."""
+
+    @property
+    def is_oci(self) -> bool:
+        return self.repo_url.startswith("oci://")
 
     @field_validator("target_revision", mode="before")
     @classmethod

@@ -82,6 +82,13 @@ GRAMMARS: dict[str, Grammar] = {
     # repository URLs: printable, no whitespace, starting with a letter or digit (the full URL grammar
     # is gitward.sourcing.urls', which also refuses git's "<transport>::" syntax)
     "url": Grammar(r"^[A-Za-z0-9][!-~]*$", 2048, "a URL of printable characters without spaces"),
+    # image automation (SPEC §12): Git branches to check out and push, commit author, intervals
+    "branch": Grammar(
+        r"^([A-Za-z0-9_][A-Za-z0-9_./-]*)?$", 255, "empty or a branch name (letters, digits, '_', '.', '/', '-')"
+    ),
+    "author-name": Grammar(r"^[ -;=?-~]*$", 255, "a name without '<', '>' or control characters"),
+    "email": Grammar(r"^[!-;=?-~]+@[!-;=?-~]+$", 255, "an e-mail address without '<', '>' or spaces"),
+    "duration": Grammar(r"^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$", 32, "a duration such as 30s, 5m or 1h30m"),
     # include/exclude globs and Project globs: printable ASCII, spaces allowed
     "glob": Grammar(r"^[ -~]*$", 1024, "a glob of printable characters"),
     # syncOptions: Name=value

@@ -7,4 +7,6 @@ import this package, not each other:
                 tags, pushes; `BareRepos`, `init_bare`, `run_git`, `git_env`
     githttp     `GitHttpServer`: a real smart-HTTP Git server (`git http-backend`) on loopback,
                 with optional Basic/Bearer authentication, recording every request
+    registries  `Registry`: a real OCI registry (Debian's docker-registry) on loopback, HTTPS with
+                its own CA and htpasswd, or plain HTTP; `oras_client()` to push with
 """

@@ -48,6 +48,19 @@ CRD_FIELDS = [
     ("projects", ["clusterResourceAllowlist", "[]", "kind"], "kind"),
     ("projects", ["namespaceResourceDenylist", "[]", "group"], "group"),
     ("projects", ["namespaceResourceDenylist", "[]", "kind"], "kind"),
+    ("imagerepositories", ["image"], "url"),
+    ("imagerepositories", ["interval"], "duration"),
+    ("imagerepositories", ["secretRef", "name"], "subdomain"),
+    ("imagepolicies", ["imageRepositoryRef", "name"], "subdomain"),
+    ("imageupdateautomations", ["interval"], "duration"),
+    ("imageupdateautomations", ["sourceRef", "name"], "subdomain"),
+    ("imageupdateautomations", ["git", "secretRef", "name"], "subdomain"),
+    ("imageupdateautomations", ["git", "checkout", "branch"], "branch"),
+    ("imageupdateautomations", ["git", "push", "branch"], "branch"),
+    ("imageupdateautomations", ["git", "commit", "author", "name"], "author-name"),
+    ("imageupdateautomations", ["git", "commit", "author", "email"], "email"),
+    ("imageupdateautomations", ["git", "commit", "signingKey", "secretRef", "name"], "subdomain"),
+    ("imageupdateautomations", ["update", "path"], "path"),
 ]
 
 

@@ -96,6 +96,8 @@ def test_short_url() -> None:
     [
         ("0123456789abcdef0123456789abcdef01234567", "0123456"),
         ("0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", "0123456"),  # sha256 repos
+        ("sha256:" + "0123456789abcdef" * 4, "sha256:0123456"),  # an OCI artifact's digest
+        ("sha256:short", "sha256:short"),
         ("main", "main"),
         ("v1.2.3", "v1.2.3"),
         ("", ""),

@@ -97,6 +97,8 @@ def link(value: object, text: object = None) -> Markup:
 def short_sha(value: object, length: int = 7) -> str:
     """A commit SHA shortened to `length` characters; other revisions (branch, tag) as they are."""
     text = value if isinstance(value, str) else ""
+    if text.startswith("sha256:") and _SHA.match(text[7:]):  # an OCI artifact's digest (SPEC §12)
+        return text[: 7 + length]
     return text[:length] if _SHA.match(text) else text
 
 
