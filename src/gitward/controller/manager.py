@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from gitward.controller import events, metrics, policies
+from gitward.controller.appsets import AppSets
 from gitward.controller.clusters import Clusters
 from gitward.controller.context import Memory
 from gitward.controller.informers import Informer
@@ -94,6 +95,11 @@ class Controller:
             Options(default_service_account=config.default_service_account),
             self.projects,
         )
+        # fleets (SPEC §11): ApplicationSets of the controller namespace, woken by their Applications too
+        self.appsets = AppSets(
+            client, config.controller_namespace, self.sources, owns=lambda key: in_shard(key, config.shard)
+        )
+        self.apps.handlers.append(self.appsets.on_application)
         self.policies = policies.Policies(client, self.policy_informer, events.Recorder(client))
         self.reconciler.desired.policies = self.policies
         self._seen: dict[str, str] = {}
@@ -115,6 +121,7 @@ class Controller:
         self._tasks.append(asyncio.create_task(self.providers.run(), name="providers informer"))
         self._tasks.append(asyncio.create_task(self.alerts.run(), name="alerts informer"))
         await asyncio.gather(self.providers.synced.wait(), self.alerts.synced.wait())
+        await self.appsets.start()
         self._tasks.append(asyncio.create_task(self.apps.run(), name="applications informer"))
         self._tasks.append(asyncio.create_task(self.queue.run_timer(), name="queue timer"))
         self._tasks += [asyncio.create_task(self._worker(), name=f"worker {i}") for i in range(self.config.workers)]
@@ -136,6 +143,7 @@ class Controller:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         self._tasks.clear()
+        await self.appsets.stop()
         await self.clusters.stop()
         self.policies.evaluator.close()
         self.sources.close()

@@ -162,6 +162,13 @@ class HealthCheck(SpecModel):
     failed: Expression = ""
 
 
+class Dependency(SpecModel):
+    """An Application that must be Synced and Healthy before this one syncs (SPEC §11)."""
+
+    name: Subdomain
+    namespace: OptionalLabel = ""
+
+
 class ApplicationSpec(SpecModel):
     project: Label = "default"
     source: Source
@@ -171,6 +178,7 @@ class ApplicationSpec(SpecModel):
     suspend: bool = False
     revision_history_limit: int = Field(default=10, alias="revisionHistoryLimit", ge=0, le=1000)
     health_checks: tuple[HealthCheck, ...] = Field(default=(), alias="healthChecks", max_length=64)
+    depends_on: tuple[Dependency, ...] = Field(default=(), alias="dependsOn", max_length=64)
 
 
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")

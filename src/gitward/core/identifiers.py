@@ -89,6 +89,15 @@ GRAMMARS: dict[str, Grammar] = {
     # Kubernetes API groups and kinds (Project resource lists; "*" allowed)
     "group": Grammar(rf"^(\*|{_SUBDOMAIN})?$", 253, "empty, '*' or an API group"),
     "kind": Grammar(r"^(\*|[A-Za-z][A-Za-z0-9]*)$", 63, "'*' or a kind"),
+    # Kubernetes label keys (an optional DNS subdomain prefix and "/", then a name) and label values
+    "label-key": Grammar(
+        rf"^({_SUBDOMAIN}/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$",
+        317,
+        "a label key ([prefix/]name: letters, digits, '-', '_', '.')",
+    ),
+    "label-value": Grammar(
+        r"^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$", 63, "a label value (at most 63 characters)"
+    ),
 }
 
 
