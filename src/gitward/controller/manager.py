@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from gitward.controller import events, metrics, policies
+from gitward.controller import dependencies, events, metrics, policies
 from gitward.controller.appsets import AppSets
 from gitward.controller.clusters import Clusters
 from gitward.controller.context import Memory
@@ -100,6 +100,7 @@ class Controller:
             client, config.controller_namespace, self.sources, owns=lambda key: in_shard(key, config.shard)
         )
         self.apps.handlers.append(self.appsets.on_application)
+        self.apps.handlers.append(dependencies.Dependents(lambda: self.apps.store, self._wake).on_app)
         self.policies = policies.Policies(client, self.policy_informer, events.Recorder(client))
         self.reconciler.desired.policies = self.policies
         self._seen: dict[str, str] = {}
@@ -183,6 +184,11 @@ class Controller:
         fingerprint = _fingerprint(app)
         if self._seen.get(key) != fingerprint:
             self._seen[key] = fingerprint
+            self.queue.add(key)
+
+    def _wake(self, key: str) -> None:
+        """Re-check `key` (an Application waiting for another one), when this shard owns it."""
+        if in_shard(key, self.config.shard):
             self.queue.add(key)
 
     def _on_project(self, event: str, project: Manifest) -> None:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import pydantic
 
-from gitward.controller import events, fights, finalizing, metrics, triggers
+from gitward.controller import dependencies, events, fights, finalizing, metrics, triggers
 from gitward.controller.clusters import Clusters, Target
 from gitward.controller.context import Memory, Pass
 from gitward.controller.desiring import DesiredState, needs_source_check
@@ -112,6 +112,10 @@ class Reconciler:
         p.memory.desired = desired
         retry_allowed = p.memory.retries < p.spec.sync_policy.retry.limit
         decision = triggers.decide(p.spec, p.app.get("status") or {}, revision.sha, p.why, retry_allowed)
+        if dependencies.applies(p, decision):  # spec.dependsOn and RollingSync steps (SPEC §11)
+            held = dependencies.hold(p, revision.sha, self.status.applications.store)
+            if held is not None:
+                return await dependencies.report(self.status, self.recorder, p, revision, held)
         outcome = await self._sync(p, target, revision, decision)
         return await self._report(p, target, revision, outcome, decision)
 
