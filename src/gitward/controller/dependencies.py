@@ -33,7 +33,7 @@ from gitward.core.manifests import Manifest, ObjectRef
 from gitward.sourcing import Revision
 from gitward.status import conditions
 
-__all__ = ["Dependents", "Hold", "hold", "report"]
+__all__ = ["Dependents", "Hold", "hold", "not_ready", "report"]
 
 Store = Mapping[ObjectRef, Manifest]
 HOLD_RECHECK = 30.0
@@ -94,7 +94,12 @@ def _set_members(store: Store, namespace: str, owner: str) -> list[Manifest]:
     ]
 
 
-def _not_ready(dep: Manifest | None, source: apps.Source, sha: str) -> str:
+def not_ready(dep: Manifest | None) -> str:
+    """Why `dep` is not Synced and Healthy at its current revision ("" when it is): for displays."""
+    return _not_ready(dep, None, "")
+
+
+def _not_ready(dep: Manifest | None, source: apps.Source | None, sha: str) -> str:
     """Why `dep` is not Synced and Healthy at its current revision ("" when it is)."""
     if dep is None:
         return "not found"
@@ -110,6 +115,8 @@ def _not_ready(dep: Manifest | None, source: apps.Source, sha: str) -> str:
     attempted = str(status.get("lastAttemptedRevision") or revision)
     if attempted != revision:
         return f"has not deployed its newest revision {attempted[:12]}"
+    if source is None:
+        return ""
     dep_source = (dep.get("spec") or {}).get("source") or {}
     same = dep_source.get("repoURL") == source.repo_url and (dep_source.get("targetRevision") or "HEAD") == (
         source.target_revision

@@ -17,6 +17,8 @@ PARAMS = {
     "env": "Prod",
     "metadata.labels.region": "east",
     "big": "x" * 8000,
+    "path[0]": "apps",
+    "path[1]": "guest-book",
 }
 
 
@@ -29,13 +31,13 @@ def test_parameters_filters_and_dotted_names() -> None:
     rendered = templates.render(
         tmpl(
             "{{path.basename}}-{{ env | lower }}",
-            labels={"region": "{{metadata.labels.region}}", "{{ 'team' }}": "a"},
+            labels={"region": "{{metadata.labels.region}}", "{{ 'team' }}": "a", "top": "{{path[0]}}"},
             annotations={"note": "{{ env if env == 'Prod' else 'other' }} {{ missing | default('none') }}"},
         ),
         PARAMS,
     )
     assert rendered.name == "guest-book-prod"
-    assert rendered.labels == {"region": "east", "team": "a"}
+    assert rendered.labels == {"region": "east", "team": "a", "top": "apps"}
     assert rendered.annotations == {"note": "Prod none"}
     assert rendered.spec["source"]["path"] == "apps/guest-book"
     same = tmpl("{{path.basename}}", labels={"r": "{{metadata.labels.region}}"})

@@ -110,12 +110,23 @@ def _context(params: dict[str, str]) -> dict[str, Any]:
     root = _Node(None)
     for key, value in params.items():
         node = root
-        for part in key.split("."):
+        for part in _parts(key):
             node = node._children.setdefault(part, _Node(None))
         node._value = value
     context: dict[str, Any] = dict(root._children)
-    context.update({k: v for k, v in params.items() if "." not in k and not root._children[k]._children})
+    context.update({k: v for k, v in params.items() if k in root._children and not root._children[k]._children})
     return context
+
+
+def _parts(key: str) -> list[str]:
+    """`a.b` → [a, b]; `path[0]` → [path, 0] (so that `{{path[0]}}` works as a subscript)."""
+    parts = []
+    for part in key.split("."):
+        base, bracket, index = part.partition("[")
+        parts.append(base)
+        if bracket and index.endswith("]"):
+            parts.append(index[:-1])
+    return parts
 
 
 _compiled: dict[str, Any] = {}
