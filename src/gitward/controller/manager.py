@@ -97,7 +97,11 @@ class Controller:
         )
         # fleets (SPEC §11): ApplicationSets of the controller namespace, woken by their Applications too
         self.appsets = AppSets(
-            client, config.controller_namespace, self.sources, owns=lambda key: in_shard(key, config.shard)
+            client,
+            config.controller_namespace,
+            self.sources,
+            owns=lambda key: in_shard(key, config.shard),
+            applications=(lambda: self.apps.store) if config.namespace in (None, config.controller_namespace) else None,
         )
         self.apps.handlers.append(self.appsets.on_application)
         self.apps.handlers.append(dependencies.Dependents(lambda: self.apps.store, self._wake).on_app)

@@ -14,7 +14,7 @@ import contextlib
 import hashlib
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import pydantic
 
@@ -30,6 +30,8 @@ from gitward.kube.client import KubeClient
 
 log = get_logger(__name__)
 
+STATUS_DELAY = 1.0
+"""Seconds a change of a generated Application waits before the set reports it (bursts coalesce)."""
 ERROR_RETRY = 30.0
 """Seconds before a set whose generators or template failed is tried again (besides its interval)."""
 
@@ -43,11 +45,12 @@ class AppSets:
         *,
         workers: int = 2,
         owns: Callable[[str], bool] = lambda key: True,
+        applications: Callable[[], Mapping[ObjectRef, Manifest]] | None = None,
     ) -> None:
         self.namespace = namespace
         self.informer = Informer(client, apps.API_VERSION, sets.KIND, namespace=namespace)
         self.queue = WorkQueue()
-        self.reconciler = SetReconciler(client, sources, namespace)
+        self.reconciler = SetReconciler(client, sources, namespace, applications)
         self.memory: dict[str, SetMemory] = {}
         self.workers = workers
         self.owns = owns  # sharding: only the shard that owns a set's key generates it
@@ -106,7 +109,7 @@ class AppSets:
         meta = app.get("metadata") or {}
         owner = (meta.get("labels") or {}).get(sets.SET_LABEL)
         if owner and meta.get("namespace") == self.namespace and self.owns(f"{self.namespace}/{owner}"):
-            self.queue.add(f"{self.namespace}/{owner}")
+            self.queue.add_after(f"{self.namespace}/{owner}", STATUS_DELAY)  # a burst of changes: one pass
 
     # ------------------------------------------------------------------ workers
 

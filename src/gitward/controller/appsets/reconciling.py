@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,7 +27,7 @@ from gitward.controller.sources import Sources
 from gitward.core import applications as apps
 from gitward.core import applicationsets as sets
 from gitward.core.logging import get_logger
-from gitward.core.manifests import Manifest
+from gitward.core.manifests import Manifest, ObjectRef
 from gitward.kube import errors as kube_errors
 from gitward.kube.client import KubeClient
 from gitward.status import conditions
@@ -69,8 +70,15 @@ class SetFailure(Exception):
 
 
 class SetReconciler:
-    def __init__(self, client: KubeClient, sources: Sources, cluster_namespace: str) -> None:
+    def __init__(
+        self,
+        client: KubeClient,
+        sources: Sources,
+        cluster_namespace: str,
+        applications: Callable[[], Mapping[ObjectRef, Manifest]] | None = None,
+    ) -> None:
         self.client = client
+        self.applications = applications  # a watch cache of the set's namespace, for status-only passes
         self.sources = sources
         self.cluster_namespace = cluster_namespace
         self.recorder = events.Recorder(client)
@@ -85,7 +93,7 @@ class SetReconciler:
                 memory.failure = (exc.condition, exc.reason, exc.message)
                 log.warning("application set not applied", set=_key(appset), reason=exc.reason, error=exc.message)
         try:
-            live = await self._owned(appset)
+            live = self._cached(appset) if not full and self.applications is not None else await self._owned(appset)
         except SetFailure as exc:
             log.warning("application set status not written", set=_key(appset), error=exc.message)
             return
@@ -128,6 +136,18 @@ class SetReconciler:
             raise SetFailure("GeneratorError", "ListFailed", f"listing Applications: {exc.message}") from None
         return sorted(items, key=_name)
 
+    def _cached(self, appset: Manifest) -> list[Manifest]:
+        """The set's Applications from the watch cache (status-only passes: no request)."""
+        assert self.applications is not None
+        meta = appset["metadata"]
+        found = [
+            app
+            for ref, app in self.applications().items()
+            if ref.namespace == meta["namespace"]
+            and ((app.get("metadata") or {}).get("labels") or {}).get(sets.SET_LABEL) == meta["name"]
+        ]
+        return sorted(found, key=_name)
+
     async def _write(self, appset: Manifest, spec: sets.ApplicationSetSpec, plan: Plan) -> None:
         limit = asyncio.Semaphore(WRITES)
         failures: list[str] = []
@@ -165,8 +185,8 @@ class SetReconciler:
             return await self.client.delete(apps.API_VERSION, "Application", meta["name"], meta["namespace"])
         if action == "created":
             existing = await self.client.get_or_none(apps.API_VERSION, "Application", meta["name"], meta["namespace"])
-            if existing is not None:
-                owner = ((existing.get("metadata") or {}).get("labels") or {}).get(sets.SET_LABEL)
+            owner = (((existing or {}).get("metadata") or {}).get("labels") or {}).get(sets.SET_LABEL)
+            if existing is not None and owner != meta["labels"][sets.SET_LABEL]:
                 raise NotOurs(f"Application {meta['name']} exists and belongs to {owner or 'no set'}")
         await self.client.apply(app, field_manager=FIELD_MANAGER)
         return True
