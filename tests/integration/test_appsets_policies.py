@@ -62,6 +62,13 @@ async def test_broken_template_or_generator_changes_nothing(
     await replace_spec(kube, namespace, broken)
     condition = await wait_condition(kube, namespace, "fleet", "TemplateError")
     assert "undefined" in condition["message"]
+
+    async def warning() -> list[dict[str, Any]]:
+        events, _ = await kube.list("v1", "Event", namespace)
+        return [e for e in events if e["involvedObject"].get("kind") == "ApplicationSet" and e["type"] == "Warning"]
+
+    event = (await apps.wait_for(warning, 30, message="a Warning Event about the set"))[0]
+    assert event["involvedObject"]["name"] == "fleet" and event["reason"] == "TemplateFailed"
     after = await generated(kube, namespace, "fleet")
     assert {n: _written(a) for n, a in after.items()} == {n: _written(a) for n, a in before.items()}
 

@@ -15,6 +15,7 @@ import base64
 import binascii
 import contextlib
 import os
+import urllib.parse
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -136,7 +137,7 @@ async def clusters(client: KubeClient, namespace: str) -> list[Cluster]:
         raise GeneratorError(f"clusters: cannot list Secrets in {namespace}: {exc.message}") from None
     found = [IN_CLUSTER]
     for secret in sorted(secrets, key=lambda s: str(s["metadata"].get("name"))):
-        server = _server(secret.get("data") or {})
+        server = server_of(secret.get("data") or {})
         if server is not None:
             meta = secret["metadata"]
             labels = {str(k): str(v) for k, v in (meta.get("labels") or {}).items()}
@@ -144,7 +145,7 @@ async def clusters(client: KubeClient, namespace: str) -> list[Cluster]:
     return found
 
 
-def _server(data: dict[str, Any]) -> str | None:
+def server_of(data: dict[str, Any]) -> str | None:
     """The API server URL of a kubeconfig entry's current context, or None (not a cluster Secret)."""
     raw = next((data[k] for k in KUBECONFIG_KEYS[:2] if data.get(k)), None)
     if raw is None:
@@ -160,5 +161,13 @@ def _server(data: dict[str, Any]) -> str | None:
     for entry in conf["clusters"]:
         if isinstance(entry, dict) and (wanted is None or entry.get("name") == wanted):
             server = (entry.get("cluster") or {}).get("server")
-            return str(server)[:2048] if isinstance(server, str) else None
+            return _without_userinfo(server[:2048]) if isinstance(server, str) else None
     return None
+
+
+def _without_userinfo(url: str) -> str:
+    """The server URL without any `user:password@` (a parameter must never carry credentials)."""
+    parts = urllib.parse.urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return urllib.parse.urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
