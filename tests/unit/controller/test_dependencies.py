@@ -82,3 +82,30 @@ def test_rolling_sync_steps_wait_for_the_earlier_ones() -> None:
     assert found is not None and found.reason == "WaitingForRollout"
     assert found.message.startswith("RollingSync step 3 waits for step 1: one")
     assert held(three, store(member("one", 1), two, three, other_set)) is None
+
+
+def test_dependents_are_woken_when_readiness_changes() -> None:
+    def member(name: str, step: int) -> Manifest:
+        return app(name, labels={"gitward.dev/application-set": "web"},
+                   annotations={"gitward.dev/rollout-step": str(step)})  # fmt: skip
+
+    db, web, plain, first, second = (
+        app("db"),
+        app("web", depends=["db"]),
+        app("plain"),
+        member("s1", 1),
+        member("s2", 2),
+    )
+    known = store(db, web, plain, first, second)
+    woken: list[str] = []
+    watcher = dependencies.Dependents(lambda: known, woken.append)
+    for item in known.values():
+        watcher.on_app("ADDED", item)
+    woken.clear()
+    watcher.on_app("MODIFIED", app("db", ready=False))
+    watcher.on_app("MODIFIED", app("db", ready=False))  # same readiness: nothing more
+    watcher.on_app("MODIFIED", app("plain", ready=False))
+    assert woken == ["ns/web"]
+    woken.clear()
+    watcher.on_app("MODIFIED", {**first, "status": {}})
+    assert woken == ["ns/s2"]
