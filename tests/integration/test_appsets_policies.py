@@ -160,3 +160,25 @@ async def test_preserve_resources_on_deletion_keeps_the_objects(
 
     await apps.wait_for(a_gone, 30, message="Application a deleted")
     assert await kube.get_or_none("v1", "ConfigMap", "cm-a", namespace) is not None, "objects of a were deleted"
+
+
+async def test_generated_applications_edited_or_deleted_by_hand_are_restored(
+    kube: KubeClient, namespace: str, controller: Controller, repo_url: str
+) -> None:
+    await kube.create(listed(namespace, repo_url, ["a", "b"]))
+    await wait_names(kube, namespace, "fleet", {"a", "b"})
+    await apps.wait_status(kube, namespace, "a", apps.healthy)
+
+    await kube.patch(API_VERSION, "Application", "a", namespace, {"spec": {"source": {"path": "apps/c"}}})
+
+    async def restored() -> bool:
+        return (await apps.get_app(kube, namespace, "a"))["spec"]["source"]["path"] == "apps/a"
+
+    await apps.wait_for(restored, 30, message="a's spec restored by the set")
+    await kube.delete(API_VERSION, "Application", "b", namespace)
+
+    async def recreated() -> bool:
+        found = await kube.get_or_none(API_VERSION, "Application", "b", namespace)
+        return found is not None and not found["metadata"].get("deletionTimestamp")
+
+    await apps.wait_for(recreated, 60, message="b recreated by the set")

@@ -183,3 +183,10 @@ def test_plan_follows_applications_sync(mode: str, create: list[str], update: li
     plan = plan_changes(desired, live, sets.SetSyncPolicy.model_validate({"applicationsSync": mode}))
     names = [[a["metadata"]["name"] for a in part] for part in (plan.create, plan.update, plan.delete)]
     assert names == [create, update, delete]
+
+
+def test_plan_updates_applications_edited_since_the_set_wrote_them() -> None:
+    desired = {"a": _app("a", "1"), "b": _app("b", "1")}
+    live = {name: {"metadata": {**app["metadata"], "generation": 2}} for name, app in desired.items()}
+    plan = plan_changes(desired, live, sets.SetSyncPolicy(), {"a": 1, "b": 2})
+    assert [a["metadata"]["name"] for a in plan.update] == ["a"]

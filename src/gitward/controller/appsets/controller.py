@@ -108,8 +108,12 @@ class AppSets:
         """An Application changed (the manager's Application informer): wake the set that made it."""
         meta = app.get("metadata") or {}
         owner = (meta.get("labels") or {}).get(sets.SET_LABEL)
-        if owner and meta.get("namespace") == self.namespace and self.owns(f"{self.namespace}/{owner}"):
-            self.queue.add_after(f"{self.namespace}/{owner}", STATUS_DELAY)  # a burst of changes: one pass
+        key = f"{self.namespace}/{owner}"
+        if owner and meta.get("namespace") == self.namespace and self.owns(key):
+            memory = self.memory.get(key)
+            if event == "DELETED" or (memory is not None and _edited(app, memory.written)):
+                self._full.add(key)  # deleted or edited by someone else: generate it again
+            self.queue.add_after(key, STATUS_DELAY)  # a burst of changes: one pass
 
     # ------------------------------------------------------------------ workers
 
@@ -145,6 +149,12 @@ class AppSets:
         await self.reconciler.reconcile(appset, memory, full, not_before)
         if full:
             self.queue.add_after(key, ERROR_RETRY if memory.failure is not None else interval)
+
+
+def _edited(app: Manifest, written: dict[str, object]) -> bool:
+    meta = app.get("metadata") or {}
+    name = str(meta.get("name"))
+    return name in written and meta.get("generation") != written[name]
 
 
 def _interval(appset: Manifest) -> float:

@@ -50,6 +50,7 @@ class SetMemory:
     failure: tuple[str, str, str] | None = None  # (condition, reason, message) of the last full pass
     revisions: list[dict[str, str]] = field(default_factory=list)
     generated: int = 0
+    written: dict[str, Any] = field(default_factory=dict)  # name → generation after the set's last write
 
 
 @dataclass(frozen=True)
@@ -122,8 +123,9 @@ class SetReconciler:
             raise SetFailure("TemplateError", "TemplateFailed", str(exc)) from None
         desired = {r.name: manifest(appset, spec, r) for r in rendered}
         memory.generated = len(desired)
-        plan = plan_changes(desired, {_name(a): a for a in await self._owned(appset)}, spec.sync_policy)
-        await self._write(appset, spec, plan)
+        live = {_name(a): a for a in await self._owned(appset)}
+        plan = plan_changes(desired, live, spec.sync_policy, memory.written)
+        await self._write(appset, spec, plan, memory)
 
     async def _owned(self, appset: Manifest) -> list[Manifest]:
         meta = appset["metadata"]
@@ -148,7 +150,7 @@ class SetReconciler:
         ]
         return sorted(found, key=_name)
 
-    async def _write(self, appset: Manifest, spec: sets.ApplicationSetSpec, plan: Plan) -> None:
+    async def _write(self, appset: Manifest, spec: sets.ApplicationSetSpec, plan: Plan, memory: SetMemory) -> None:
         limit = asyncio.Semaphore(WRITES)
         failures: list[str] = []
         done = {"created": 0, "updated": 0, "deleted": 0}
@@ -156,7 +158,7 @@ class SetReconciler:
         async def run(action: str, app: Manifest) -> None:
             async with limit:
                 try:
-                    written = await self._one(action, app, spec)
+                    written = await self._one(action, app, spec, memory)
                 except kube_errors.KubeError as exc:
                     failures.append(f"{action} {_name(app)}: {exc.message}")
                     return
@@ -176,19 +178,21 @@ class SetReconciler:
         if failures:
             raise SetFailure("GeneratorError", "WriteFailed", "; ".join(sorted(failures)[:5]))
 
-    async def _one(self, action: str, app: Manifest, spec: sets.ApplicationSetSpec) -> bool:
+    async def _one(self, action: str, app: Manifest, spec: sets.ApplicationSetSpec, memory: SetMemory) -> bool:
         meta = app["metadata"]
         if action == "deleted":
             if spec.sync_policy.preserve_resources_on_deletion and _orphaned(app) is False:
                 patch = {"metadata": {"annotations": {apps.DELETION_POLICY: "orphan"}}}
                 await self.client.patch(apps.API_VERSION, "Application", meta["name"], meta["namespace"], patch)
+            memory.written.pop(meta["name"], None)
             return await self.client.delete(apps.API_VERSION, "Application", meta["name"], meta["namespace"])
         if action == "created":
             existing = await self.client.get_or_none(apps.API_VERSION, "Application", meta["name"], meta["namespace"])
             owner = (((existing or {}).get("metadata") or {}).get("labels") or {}).get(sets.SET_LABEL)
             if existing is not None and owner != meta["labels"][sets.SET_LABEL]:
                 raise NotOurs(f"Application {meta['name']} exists and belongs to {owner or 'no set'}")
-        await self.client.apply(app, field_manager=FIELD_MANAGER)
+        answer = await self.client.apply(app, field_manager=FIELD_MANAGER)
+        memory.written[meta["name"]] = (answer.get("metadata") or {}).get("generation")
         return True
 
     async def _status(self, appset: Manifest, memory: SetMemory, live: list[Manifest], full: bool) -> None:
@@ -290,15 +294,24 @@ def manifest(appset: Manifest, spec: sets.ApplicationSetSpec, rendered: template
     }
 
 
-def plan_changes(desired: dict[str, Manifest], live: dict[str, Manifest], policy: sets.SetSyncPolicy) -> Plan:
-    """What to write (pure): new names are created; changed ones updated unless create-only; names the
-    generators no longer produce are deleted only with applicationsSync sync."""
+def plan_changes(
+    desired: dict[str, Manifest],
+    live: dict[str, Manifest],
+    policy: sets.SetSyncPolicy,
+    written: Mapping[str, Any] | None = None,
+) -> Plan:
+    """What to write (pure): new names are created; changed ones — what the set generates changed, or
+    someone else changed the Application since the set wrote it (its generation moved) — updated
+    unless create-only; names the generators no longer produce are deleted only with `sync`."""
+    written = written or {}
+
+    def changed(name: str, app: Manifest) -> bool:
+        meta = live[name].get("metadata") or {}
+        edited = name in written and meta.get("generation") != written[name]
+        return _digest(live[name]) != _digest(app) or edited
+
     create = [app for name, app in sorted(desired.items()) if name not in live]
-    update = [
-        app
-        for name, app in sorted(desired.items())
-        if name in live and policy.may_update and _digest(live[name]) != _digest(app)
-    ]
+    update = [app for name, app in sorted(desired.items()) if name in live and policy.may_update and changed(name, app)]
     delete = [app for name, app in sorted(live.items()) if name not in desired and policy.may_delete]
     return Plan(create, update, delete)
 
