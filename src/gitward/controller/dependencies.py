@@ -18,6 +18,7 @@ informer) wakes the dependents of an Application whose readiness changed.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -37,6 +38,9 @@ __all__ = ["Dependents", "Hold", "hold", "not_ready", "report"]
 Store = Mapping[ObjectRef, Manifest]
 HOLD_RECHECK = 30.0
 """Seconds before a held Application looks again (its dependencies' changes wake it sooner)."""
+REFETCH_RECHECK = 5.0
+"""Seconds before a held Application whose dependency is at another commit asks Git again."""
+NOT_AT = "not yet at"
 MAX_WALK = 10_000
 """Most Applications a cycle search visits."""
 
@@ -45,6 +49,7 @@ MAX_WALK = 10_000
 class Hold:
     reason: str
     message: str
+    refetch: bool = False  # a dependency is at another commit of the same source: look at Git again
 
 
 def applies(p: Pass, decision: Decision) -> bool:
@@ -65,7 +70,7 @@ def hold(p: Pass, sha: str, store: Store) -> Hold | None:
         ref = (dep.namespace or p.namespace, dep.name)
         problem = _not_ready(store.get(_ref(*ref)), p.spec.source, sha)
         if problem:
-            return Hold("DependenciesNotReady", f"waiting for {ref[0]}/{ref[1]}: {problem}")
+            return Hold("DependenciesNotReady", f"waiting for {ref[0]}/{ref[1]}: {problem}", NOT_AT in problem)
     return _rollout_hold(p, sha, store)
 
 
@@ -81,7 +86,7 @@ def _rollout_hold(p: Pass, sha: str, store: Store) -> Hold | None:
         problem = _not_ready(other, p.spec.source, sha)
         if problem:
             message = f"RollingSync step {step} waits for step {_step(other)}: {_name(other)} {problem}"
-            return Hold("WaitingForRollout", message)
+            return Hold("WaitingForRollout", message, NOT_AT in problem)
     return None
 
 
@@ -121,7 +126,7 @@ def _not_ready(dep: Manifest | None, source: apps.Source | None, sha: str) -> st
         source.target_revision
     )
     if same and revision != sha:
-        return f"is at {revision[:12]}, not yet at {sha[:12]}"
+        return f"is at {revision[:12]}, {NOT_AT} {sha[:12]}"
     return ""
 
 
@@ -161,6 +166,8 @@ def _edges(key: tuple[str, str], store: Store) -> list[tuple[str, str]]:
 
 async def report(writer: StatusWriter, recorder: events.Recorder, p: Pass, revision: Revision, held: Hold) -> float:
     """Write what the Application waits for (once per change); return when to look again."""
+    if held.refetch:  # the dependency may be at a newer commit than this one has seen
+        p.memory.refresh_requested = time.monotonic()
     old = p.app.get("status") or {}
     wanted = [
         conditions.Condition(conditions.READY, False, held.reason, held.message),
@@ -185,6 +192,8 @@ async def report(writer: StatusWriter, recorder: events.Recorder, p: Pass, revis
         await recorder.emit(p.app, "Normal", held.reason, held.message, revision=revision.sha)
     if changed:
         await writer.patch(p.app, changed)
+    if held.refetch:
+        return REFETCH_RECHECK
     return HOLD_RECHECK if held.reason != "DependencyCycle" else max(HOLD_RECHECK, p.interval)
 
 

@@ -55,6 +55,7 @@ def test_what_a_dependency_lacks(db: Manifest | None, words: str) -> None:
     found = held(web, store(web, *([db] if db else [])))
     assert found is not None and found.reason == "DependenciesNotReady"
     assert "waiting for ns/db" in found.message and words in found.message
+    assert found.refetch == (words == "not yet at")
 
 
 def test_a_cycle_is_found_on_every_member() -> None:
