@@ -16,7 +16,7 @@ from pathlib import Path
 from bench import report
 from bench.environment import Environment, Settings, say
 from bench.report import Row
-from bench.scenarios import fleet, large, latency, memory, single
+from bench.scenarios import appset, fleet, large, latency, memory, single
 
 FAMILIES: list[tuple[set[int], Callable[[Environment, set[int]], list[Row]]]] = [
     ({1, 2, 3}, single.run),
@@ -24,6 +24,7 @@ FAMILIES: list[tuple[set[int], Callable[[Environment, set[int]], list[Row]]]] = 
     ({6, 7}, fleet.run),
     ({8}, memory.run),
     ({9}, large.run),
+    ({10}, appset.run),
 ]
 ALL = {n for numbers, _ in FAMILIES for n in numbers}
 

@@ -57,8 +57,8 @@ class Recorder:
                 "namespace": meta.get("namespace"),
             },
             "involvedObject": {
-                "apiVersion": API_VERSION,
-                "kind": "Application",
+                "apiVersion": app.get("apiVersion") or API_VERSION,
+                "kind": app.get("kind") or "Application",
                 "name": meta.get("name"),
                 "namespace": meta.get("namespace"),
                 "uid": meta.get("uid"),

@@ -17,7 +17,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from gitward.controller import events, metrics, policies
+from gitward.controller import dependencies, events, metrics, policies
+from gitward.controller.appsets import AppSets
 from gitward.controller.clusters import Clusters
 from gitward.controller.context import Memory
 from gitward.controller.images.running import ImageAutomation
@@ -100,6 +101,16 @@ class Controller:
             Options(default_service_account=config.default_service_account),
             self.projects,
         )
+        # fleets (SPEC §11): ApplicationSets of the controller namespace, woken by their Applications too
+        self.appsets = AppSets(
+            client,
+            config.controller_namespace,
+            self.sources,
+            owns=lambda key: in_shard(key, config.shard),
+            applications=(lambda: self.apps.store) if config.namespace in (None, config.controller_namespace) else None,
+        )
+        self.apps.handlers.append(self.appsets.on_application)
+        self.apps.handlers.append(dependencies.Dependents(lambda: self.apps.store, self._wake).on_app)
         self.policies = policies.Policies(client, self.policy_informer, events.Recorder(client))
         self.reconciler.desired.policies = self.policies
         self._seen: dict[str, str] = {}
@@ -121,6 +132,7 @@ class Controller:
         self._tasks.append(asyncio.create_task(self.providers.run(), name="providers informer"))
         self._tasks.append(asyncio.create_task(self.alerts.run(), name="alerts informer"))
         await asyncio.gather(self.providers.synced.wait(), self.alerts.synced.wait())
+        await self.appsets.start()
         self._tasks.append(asyncio.create_task(self.apps.run(), name="applications informer"))
         self._tasks.append(asyncio.create_task(self.queue.run_timer(), name="queue timer"))
         self._tasks += [asyncio.create_task(self._worker(), name=f"worker {i}") for i in range(self.config.workers)]
@@ -144,6 +156,7 @@ class Controller:
                 await task
         self._tasks.clear()
         await self.images.stop()
+        await self.appsets.stop()
         await self.clusters.stop()
         self.policies.evaluator.close()
         self.sources.close()
@@ -186,6 +199,11 @@ class Controller:
         fingerprint = _fingerprint(app)
         if self._seen.get(key) != fingerprint:
             self._seen[key] = fingerprint
+            self.queue.add(key)
+
+    def _wake(self, key: str) -> None:
+        """Re-check `key` (an Application waiting for another one), when this shard owns it."""
+        if in_shard(key, self.config.shard):
             self.queue.add(key)
 
     def _on_project(self, event: str, project: Manifest) -> None:

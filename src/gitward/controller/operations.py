@@ -29,9 +29,11 @@ def _stamp() -> str:
     return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-async def _annotate(client: KubeClient, namespace: str, name: str, annotations: dict[str, str]) -> dict[str, Any]:
+async def _annotate(
+    client: KubeClient, namespace: str, name: str, annotations: dict[str, str], kind: str = "Application"
+) -> dict[str, Any]:
     patch = {"metadata": {"annotations": annotations}}
-    return await client.patch(apps.API_VERSION, "Application", name, namespace, patch, field_manager=FIELD_MANAGER)
+    return await client.patch(apps.API_VERSION, kind, name, namespace, patch, field_manager=FIELD_MANAGER)
 
 
 async def whoami(client: KubeClient) -> str:
@@ -46,10 +48,13 @@ async def whoami(client: KubeClient) -> str:
     return user[:128] if isinstance(user, str) and user.isprintable() else ""
 
 
-async def request_refresh(client: KubeClient, namespace: str, name: str, initiated_by: str = "manual") -> str:
-    """Ask for a re-check now (a new `gitward.dev/refresh` value); return that value."""
+async def request_refresh(
+    client: KubeClient, namespace: str, name: str, initiated_by: str = "manual", kind: str = "Application"
+) -> str:
+    """Ask for a re-check now (a new `gitward.dev/refresh` value); return that value. `kind` is
+    Application or ApplicationSet (both re-check on it)."""
     value = f"{initiated_by}-{_stamp()}"
-    await _annotate(client, namespace, name, {apps.REFRESH: value})
+    await _annotate(client, namespace, name, {apps.REFRESH: value}, kind)
     return value
 
 

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 
 import pydantic
 
-from gitward.controller import events, fights, finalizing, metrics, triggers
+from gitward.controller import dependencies, events, fights, finalizing, metrics, triggers
 from gitward.controller.clusters import Clusters, Target
 from gitward.controller.context import Memory, Pass
 from gitward.controller.desiring import DesiredState, needs_source_check
@@ -118,6 +118,10 @@ class Reconciler:
         retry_allowed = p.memory.retries < p.spec.sync_policy.retry.limit
         decision = triggers.decide(p.spec, p.app.get("status") or {}, revision.sha, p.why, retry_allowed)
         decision = self._within_sync_windows(p, decision)
+        if dependencies.applies(p, decision):  # spec.dependsOn and RollingSync steps (SPEC §11)
+            held = dependencies.hold(p, revision.sha, self.status.applications.store)
+            if held is not None:
+                return await dependencies.report(self.status, self.recorder, p, revision, held)
         outcome = await self._sync(p, target, revision, decision, hooks)
         return await self._report(p, target, revision, outcome, decision)
 

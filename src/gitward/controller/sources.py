@@ -24,11 +24,12 @@ charts); both are part of the render's cache key.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import shutil
 import tempfile
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import TypeVar
 
@@ -140,6 +141,17 @@ class Sources:
         target = self._targets.get(base)
         cached = self._renders.get((*base, str(self.allow_remote_bases), target)) if target is not None else None
         return None if cached is None else [r.manifest for r in cached]
+
+    @contextlib.asynccontextmanager
+    async def files(self, url: str, sha: str, creds: Credentials | None) -> AsyncIterator[Path]:
+        """The checkout of `url` at `sha` (shared with renders; never evicted while the caller reads
+        it): for the ApplicationSet git generators."""
+        root = await self._checkout(url, sha, creds)
+        self._in_use[root] = self._in_use.get(root, 0) + 1
+        try:
+            yield root
+        finally:
+            self._release(root)
 
     # ------------------------------------------------------------------ charts
 

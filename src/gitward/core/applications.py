@@ -183,6 +183,13 @@ class IgnoreDifference(SpecModel):
     )
 
 
+class Dependency(SpecModel):
+    """An Application that must be Synced and Healthy before this one syncs (SPEC §11)."""
+
+    name: Subdomain
+    namespace: OptionalLabel = ""
+
+
 class ApplicationSpec(SpecModel):
     project: Label = "default"
     source: Source
@@ -193,6 +200,7 @@ class ApplicationSpec(SpecModel):
     revision_history_limit: int = Field(default=10, alias="revisionHistoryLimit", ge=0, le=1000)
     health_checks: tuple[HealthCheck, ...] = Field(default=(), alias="healthChecks", max_length=64)
     ignore_differences: tuple[IgnoreDifference, ...] = Field(default=(), alias="ignoreDifferences", max_length=64)
+    depends_on: tuple[Dependency, ...] = Field(default=(), alias="dependsOn", max_length=64)
 
 
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")

@@ -99,6 +99,15 @@ GRAMMARS: dict[str, Grammar] = {
     # ignoreDifferences: RFC 6901 JSON pointers ('~0' is '~', '~1' is '/') and field manager names
     "json-pointer": Grammar(r"^(/([ -.0-}]|~[01])*)+$", 1024, "a JSON pointer ('/spec/replicas'; '~1' for '/')"),
     "field-manager": Grammar(r"^[!-~]([ -~]*[!-~])?$", 128, "a field manager name (printable characters)"),
+    # Kubernetes label keys (an optional DNS subdomain prefix and "/", then a name) and label values
+    "label-key": Grammar(
+        rf"^({_SUBDOMAIN}/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$",
+        317,
+        "a label key ([prefix/]name: letters, digits, '-', '_', '.')",
+    ),
+    "label-value": Grammar(
+        r"^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$", 63, "a label value (at most 63 characters)"
+    ),
 }
 
 

@@ -18,6 +18,7 @@ from gitward.core.identifiers import GRAMMARS
 
 CRDS = Path(__file__).resolve().parents[3] / "deploy" / "crds"
 
+ROLLING_STEP = ["strategy", "rollingSync", "steps", "[]", "matchExpressions", "[]"]
 # (CRD file, path of property names inside spec, grammar)
 CRD_FIELDS = [
     ("applications", ["project"], "label"),
@@ -41,6 +42,14 @@ CRD_FIELDS = [
     ("applications", ["ignoreDifferences", "[]", "namespace"], "optional-label"),
     ("applications", ["ignoreDifferences", "[]", "jsonPointers", "[]"], "json-pointer"),
     ("applications", ["ignoreDifferences", "[]", "managedFieldsManagers", "[]"], "field-manager"),
+    ("applications", ["dependsOn", "[]", "name"], "subdomain"),
+    ("applications", ["dependsOn", "[]", "namespace"], "optional-label"),
+    ("applicationsets", ["strategy", "rollingSync", "steps", "[]", "matchExpressions", "[]", "key"], "label-key"),
+    (
+        "applicationsets",
+        ["strategy", "rollingSync", "steps", "[]", "matchExpressions", "[]", "values", "[]"],
+        "label-value",
+    ),
     ("projects", ["sourceRepos", "[]"], "glob"),
     ("projects", ["destinations", "[]", "cluster"], "glob"),
     ("projects", ["destinations", "[]", "namespace"], "glob"),

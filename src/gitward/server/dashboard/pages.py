@@ -20,7 +20,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
 
 from gitward.server import auth, backend, schemas, views
-from gitward.server.dashboard import access, listing, live, overviews, rendering, trees
+from gitward.server.dashboard import access, fleets, listing, live, overviews, rendering, trees
 
 __all__ = ["router"]
 
@@ -79,6 +79,7 @@ async def application_page(
         tree=trees.build(overview.resources, objects, now),
         tree_note=tree_note,
         diffs=await live.diffs_of(server, app, overview.resources),
+        fleet=fleets.dependencies(app, server.applications.store),
         base=f"/applications/{urllib.parse.quote(namespace)}/{urllib.parse.quote(name)}",
         events=f"/api/v1/events?{query}",
     )

@@ -12,7 +12,9 @@ Mounted by gitward.server.app.build. In order:
 6. the JSON (or GitHub's form-encoded `payload`) is parsed tolerantly → 400 naming the field;
 7. matching Applications (gitward.server.webhooks.matching) are refreshed: in-process through the
    leader's controller when it runs here, else through the refresh annotation
-   (gitward.controller.operations.request_refresh); the answer lists them.
+   (gitward.controller.operations.request_refresh); the answer lists them;
+8. so are the ApplicationSets whose git generators read the pushed revision
+   (gitward.server.webhooks.appsets), listed in `applicationSets`.
 
 Webhooks are authenticated by their signature, not by a token or cookie, and are exempt from the
 JSON-only rule of the API (GitHub may send forms).
@@ -33,7 +35,7 @@ from gitward.controller import operations
 from gitward.core.logging import get_logger
 from gitward.kube import errors as kube_errors
 from gitward.server import auth, backend, schemas
-from gitward.server.webhooks import bitbucket, bodies, gitea, github, gitlab, matching
+from gitward.server.webhooks import appsets, bitbucket, bodies, gitea, github, gitlab, matching
 from gitward.server.webhooks.pushes import PayloadError, Provider, Push
 
 log = get_logger(__name__)
@@ -62,6 +64,7 @@ class WebhookResult(BaseModel):
     refs: list[str] = []
     refreshed: list[AppRef] = []
     failed: list[Failure] = []
+    applicationSets: list[AppRef] = []  # the ApplicationSets refreshed
 
 
 def detect(headers: Mapping[str, str]) -> Provider | None:
@@ -114,6 +117,7 @@ async def receive(request: Request, server: Backend) -> WebhookResult:
     except PayloadError as exc:
         raise HTTPException(400, f"{provider.name} {event}: {exc}") from None
     result = await refresh(server, push, matching.targets(await server.list(), push))
+    result.applicationSets = [AppRef(namespace=ns, name=n) for ns, n in await appsets.refresh(server, push)]
     result.event = event
     log.info(
         "webhook push", provider=push.provider, refs=",".join(push.refs)[:512],
