@@ -24,6 +24,7 @@ from gitward.controller.informers import Informer
 from gitward.controller.notifications import Notifier
 from gitward.controller.queueing import WorkQueue
 from gitward.controller.reconciler import Options, Reconciler
+from gitward.controller.rollouts import RolloutController
 from gitward.controller.sources import Sources
 from gitward.core import applications as apps
 from gitward.core.logging import get_logger
@@ -96,6 +97,13 @@ class Controller:
         )
         self.policies = policies.Policies(client, self.policy_informer, events.Recorder(client))
         self.reconciler.desired.policies = self.policies
+        # progressive delivery (SPEC §10): Rollouts in the watched namespace(s), own informers and queue
+        self.rollouts = RolloutController(
+            client,
+            config.namespace,
+            events.Recorder(client, observer=self.notifier.submit),
+            accept=lambda key: in_shard(key, config.shard),
+        )
         self._seen: dict[str, str] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self.apps.handlers.append(self._on_app)
@@ -119,6 +127,7 @@ class Controller:
         self._tasks.append(asyncio.create_task(self.queue.run_timer(), name="queue timer"))
         self._tasks += [asyncio.create_task(self._worker(), name=f"worker {i}") for i in range(self.config.workers)]
         await self.apps.synced.wait()
+        await self.rollouts.start()
         log.info("controller started", namespace=self.config.namespace or "*", applications=len(self.apps.store))
 
     async def stop(self, grace: float = 0.0) -> None:
@@ -136,6 +145,7 @@ class Controller:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         self._tasks.clear()
+        await self.rollouts.stop()
         await self.clusters.stop()
         self.policies.evaluator.close()
         self.sources.close()

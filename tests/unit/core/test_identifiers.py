@@ -42,6 +42,11 @@ CRD_FIELDS = [
     ("projects", ["clusterResourceAllowlist", "[]", "kind"], "kind"),
     ("projects", ["namespaceResourceDenylist", "[]", "group"], "group"),
     ("projects", ["namespaceResourceDenylist", "[]", "kind"], "kind"),
+    ("rollouts", ["analysis", "templates", "[]", "name"], "subdomain"),
+    ("rollouts", ["strategy", "canary", "trafficRouting", "gatewayAPI", "httpRoute"], "subdomain"),
+    ("analysistemplates", ["metrics", "[]", "name"], "label"),
+    ("analysistemplates", ["metrics", "[]", "provider", "prometheus", "address"], "url"),
+    ("analysistemplates", ["metrics", "[]", "provider", "web", "url"], "url"),
 ]
 
 

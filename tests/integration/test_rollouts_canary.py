@@ -1,0 +1,177 @@
+"""Canary Rollouts on the real control plane, traffic by replica counts (SPEC §10).
+
+The Deployment and Service are created directly, as an Application would apply them; the node
+simulator runs the pods (a pod template annotated `nodesim.gitward.dev/phase: CrashLoopBackOff`
+never becomes ready).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from tests.support import apps
+from tests.support import rollouts as r
+
+from gitward.controller.manager import Controller
+from gitward.core import rollouts as ro
+from gitward.kube.client import KubeClient
+
+MANUAL = {"canary": {"steps": [{"setWeight": 50}, {"pause": {}}]}}
+
+
+async def _deliver(kube: KubeClient, namespace: str, strategy: dict[str, Any], **spec: Any) -> dict[str, Any]:
+    """web (2 replicas, v1), Service web, Rollout web; returns the first Healthy status."""
+    await kube.create(r.deployment("web", namespace, "v1"))
+    await kube.create(r.service("web", namespace, "web"))
+    await kube.create(r.rollout("web", namespace, strategy, **spec))
+    return await r.wait_rollout(
+        kube, namespace, "web", lambda s: s.get("phase") == "Healthy" and bool(s.get("stableRevision"))
+    )
+
+
+async def _image(kube: KubeClient, namespace: str, name: str) -> str:
+    deployment = await kube.get("apps/v1", "Deployment", name, namespace)
+    return str(deployment["spec"]["template"]["spec"]["containers"][0]["image"])
+
+
+async def test_first_sight_moves_the_stable_version_to_the_primary(
+    kube: KubeClient, namespace: str, controller: Controller
+) -> None:
+    status = await _deliver(kube, namespace, MANUAL)
+    primary = await apps.wait_for(
+        lambda: kube.get_or_none("apps/v1", "Deployment", "web-primary", namespace), message="primary"
+    )
+    assert primary["spec"]["selector"]["matchLabels"] == {"app": "web-primary"}
+    assert primary["spec"]["replicas"] == 2
+    assert primary["metadata"]["annotations"][ro.REVISION_ANNOTATION] == status["stableRevision"]
+    await apps.wait_for(lambda: _replicas_are(kube, namespace, "web", 0), message="target scaled to 0")
+    apex = await kube.get("v1", "Service", "web", namespace)
+    assert apex["spec"]["selector"] == {"app": "web-primary"}
+    assert (await kube.get("v1", "Service", "web-canary", namespace))["spec"]["selector"] == {"app": "web"}
+    assert (await kube.get("v1", "Service", "web-primary", namespace))["spec"]["ports"][0]["targetPort"] == 8080
+    managers = {m["manager"] for m in apex["metadata"]["managedFields"]}
+    assert ro.FIELD_MANAGER in managers
+
+
+async def _replicas_are(kube: KubeClient, namespace: str, name: str, count: int) -> bool:
+    return await r.replicas(kube, namespace, name) == count
+
+
+async def test_a_good_canary_is_promoted(kube: KubeClient, namespace: str, controller: Controller) -> None:
+    first = await _deliver(kube, namespace, {"canary": {"steps": [{"setWeight": 50}, {"pause": {"duration": "1s"}}]}})
+    await r.set_version(kube, namespace, "v2")
+    running = await r.wait_rollout(kube, namespace, "web", lambda s: s.get("canaryWeight") == 50)
+    assert running["stableRevision"] == first["stableRevision"] and running["canaryRevision"] != first["stableRevision"]
+    await apps.wait_for(lambda: _replicas_are(kube, namespace, "web", 1), message="canary at ceil(50% of 2)")
+    done = await r.wait_rollout(
+        kube,
+        namespace,
+        "web",
+        lambda s: s.get("stableRevision") == running["canaryRevision"] and s.get("phase") == "Healthy",
+    )
+    assert done["canaryWeight"] == 0
+    assert [(h["revision"], h["result"]) for h in done["history"]] == [(running["canaryRevision"], "Promoted")]
+    assert await _image(kube, namespace, "web-primary") == "example.invalid/web:v2"
+    await apps.wait_for(lambda: _replicas_are(kube, namespace, "web", 0), message="canary scaled to 0")
+    reasons = {e["reason"] for e in await r.events_of(kube, namespace, "web")}
+    assert {"RolloutStarted", "Promoted"} <= reasons
+
+
+async def test_a_canary_that_never_becomes_ready_is_rolled_back_at_the_deadline(
+    kube: KubeClient, namespace: str, controller: Controller
+) -> None:
+    first = await _deliver(kube, namespace, MANUAL, progressDeadlineSeconds=3)
+    await r.set_version(kube, namespace, "v2", {r.SIM_PHASE: "CrashLoopBackOff"})
+    status = await r.wait_rollout(kube, namespace, "web", r.phase("Degraded"))
+    assert status["stableRevision"] == first["stableRevision"] and status["canaryWeight"] == 0
+    assert status["history"][-1]["result"] == "RolledBack" and "deadline" in status["history"][-1]["message"]
+    assert status["history"][-1]["revision"] != first["stableRevision"]
+    assert await _image(kube, namespace, "web-primary") == "example.invalid/web:v1"  # untouched
+    await apps.wait_for(lambda: _replicas_are(kube, namespace, "web", 0), message="canary scaled to 0")
+    warnings = [e for e in await r.events_of(kube, namespace, "web") if e["type"] == "Warning"]
+    assert any(e["reason"] == "RolledBack" for e in warnings)
+    # a new revision starts a new rollout; until then the rolled-back one stays Degraded
+    await r.set_version(kube, namespace, "v3")
+    await r.wait_rollout(kube, namespace, "web", r.phase("Paused"))
+
+
+async def test_a_manual_pause_waits_for_promote(kube: KubeClient, namespace: str, controller: Controller) -> None:
+    await _deliver(kube, namespace, MANUAL)
+    await r.set_version(kube, namespace, "v2")
+    paused = await r.wait_rollout(kube, namespace, "web", r.phase("Paused"))
+    assert (paused["currentStep"], paused["canaryWeight"]) == (1, 50)
+    await r.operate(kube, namespace, "web", ro.PROMOTE, "1")
+    done = await r.wait_rollout(
+        kube,
+        namespace,
+        "web",
+        lambda s: s.get("stableRevision") == paused["canaryRevision"] and s.get("phase") == "Healthy",
+    )
+    assert done["history"][-1]["result"] == "Promoted"
+    assert await _image(kube, namespace, "web-primary") == "example.invalid/web:v2"
+
+
+async def test_abort_rolls_back_and_retry_starts_again(
+    kube: KubeClient, namespace: str, controller: Controller
+) -> None:
+    first = await _deliver(kube, namespace, MANUAL)
+    await r.set_version(kube, namespace, "v2")
+    paused = await r.wait_rollout(kube, namespace, "web", r.phase("Paused"))
+    await r.operate(kube, namespace, "web", ro.ABORT, "now")
+    aborted = await r.wait_rollout(kube, namespace, "web", r.phase("Degraded"))
+    assert aborted["history"][-1] == {
+        **aborted["history"][-1],
+        "result": "Aborted",
+        "revision": paused["canaryRevision"],
+    }
+    assert aborted["stableRevision"] == first["stableRevision"]
+    await apps.wait_for(lambda: _replicas_are(kube, namespace, "web", 0), message="canary scaled to 0")
+    assert await _image(kube, namespace, "web-primary") == "example.invalid/web:v1"
+    await r.operate(kube, namespace, "web", ro.RETRY, "again")
+    retried = await r.wait_rollout(kube, namespace, "web", r.phase("Paused"))
+    assert retried["canaryRevision"] == paused["canaryRevision"]
+
+
+async def test_a_new_template_during_a_rollout_restarts_with_the_newest(
+    kube: KubeClient, namespace: str, controller: Controller
+) -> None:
+    await _deliver(kube, namespace, MANUAL)
+    await r.set_version(kube, namespace, "v2")
+    paused = await r.wait_rollout(kube, namespace, "web", r.phase("Paused"))
+    await r.set_version(kube, namespace, "v3")
+    again = await r.wait_rollout(
+        kube,
+        namespace,
+        "web",
+        lambda s: s.get("phase") == "Paused" and s.get("canaryRevision") != paused["canaryRevision"],
+    )
+    await r.operate(kube, namespace, "web", ro.PROMOTE, "1")
+    done = await r.wait_rollout(
+        kube,
+        namespace,
+        "web",
+        lambda s: s.get("stableRevision") == again["canaryRevision"] and s.get("phase") == "Healthy",
+    )
+    assert [h["result"] for h in done.get("history") or []] == ["Promoted"]
+    assert await _image(kube, namespace, "web-primary") == "example.invalid/web:v3"
+
+
+async def test_a_restarted_controller_resumes_mid_rollout_and_promotes_once(
+    kube: KubeClient, namespace: str, crds: None, tmp_path: Path
+) -> None:
+    async with apps.running_controller(kube, namespace, tmp_path / "cache-1"):
+        await _deliver(kube, namespace, MANUAL)
+        await r.set_version(kube, namespace, "v2")
+        paused = await r.wait_rollout(kube, namespace, "web", r.phase("Paused"))
+    await r.operate(kube, namespace, "web", ro.PROMOTE, "while-down")
+    async with apps.running_controller(kube, namespace, tmp_path / "cache-2"):
+        done = await r.wait_rollout(
+            kube,
+            namespace,
+            "web",
+            lambda s: s.get("stableRevision") == paused["canaryRevision"] and s.get("phase") == "Healthy",
+        )
+        await apps.wait_for(lambda: _replicas_are(kube, namespace, "web", 0), message="canary scaled to 0")
+    assert [h["result"] for h in done["history"]] == ["Promoted"]
+    assert await _image(kube, namespace, "web-primary") == "example.invalid/web:v2"
