@@ -8,7 +8,10 @@ deletion the way a kubelet would, so ReplicaSets scale down and namespaces finis
 nothing itself. Started by `gitward.devcluster.cluster.up` as `python -m gitward.devcluster.nodesim`.
 
 Pods annotated `nodesim.gitward.dev/phase: Failed` (or `CrashLoopBackOff`) are given that outcome, so
-tests can exercise degraded health.
+tests can exercise degraded health. Jobs complete or fail on demand the same way: a Job whose pod
+template carries `nodesim.gitward.dev/phase: Failed` fails (its pods end Failed, so the job controller
+marks it Failed once `backoffLimit` is spent); any other Job completes. The rollout analysis tests
+use this for the `job` provider (SPEC §10).
 """
 
 from __future__ import annotations
