@@ -6,11 +6,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from tests.support import apps
+from tests.support import rollouts as r
+
 from gitward.controller.manager import Controller
 from gitward.core import rollouts as ro
 from gitward.kube.client import KubeClient
-from tests.support import apps
-from tests.support import rollouts as r
 
 
 async def _start(kube: KubeClient, namespace: str, blue_green: dict[str, Any]) -> dict[str, Any]:
@@ -26,7 +27,9 @@ async def _replicas_are(kube: KubeClient, namespace: str, count: int) -> bool:
     return await r.replicas(kube, namespace, "web") == count
 
 
-async def test_manual_blue_green_previews_then_promotes(kube: KubeClient, namespace: str, controller: Controller) -> None:
+async def test_manual_blue_green_previews_then_promotes(
+    kube: KubeClient, namespace: str, controller: Controller
+) -> None:
     first = await _start(kube, namespace, {"autoPromotionEnabled": False, "scaleDownDelaySeconds": 0})
     paused = await r.wait_rollout(kube, namespace, "web", r.phase("Paused"))
     assert paused["stableRevision"] == first["stableRevision"]
@@ -37,7 +40,10 @@ async def test_manual_blue_green_previews_then_promotes(kube: KubeClient, namesp
     assert apex["spec"]["selector"] == {"app": "web-primary"}  # clients stay on the old version
     await r.operate(kube, namespace, "web", ro.PROMOTE, "go")
     done = await r.wait_rollout(
-        kube, namespace, "web", lambda s: s.get("phase") == "Healthy" and s.get("stableRevision") == paused["canaryRevision"]
+        kube,
+        namespace,
+        "web",
+        lambda s: s.get("phase") == "Healthy" and s.get("stableRevision") == paused["canaryRevision"],
     )
     assert done["history"][-1]["result"] == "Promoted"
     primary = await kube.get("apps/v1", "Deployment", "web-primary", namespace)
@@ -49,9 +55,14 @@ async def test_manual_blue_green_previews_then_promotes(kube: KubeClient, namesp
 async def test_automatic_blue_green_promotes_after_its_delay_and_keeps_the_preview_for_the_scale_down_delay(
     kube: KubeClient, namespace: str, controller: Controller
 ) -> None:
-    first = await _start(kube, namespace, {"autoPromotionEnabled": True, "autoPromotionSeconds": 1, "scaleDownDelaySeconds": 8})
+    first = await _start(
+        kube, namespace, {"autoPromotionEnabled": True, "autoPromotionSeconds": 1, "scaleDownDelaySeconds": 8}
+    )
     done = await r.wait_rollout(
-        kube, namespace, "web", lambda s: s.get("phase") == "Healthy" and s.get("stableRevision") != first["stableRevision"]
+        kube,
+        namespace,
+        "web",
+        lambda s: s.get("phase") == "Healthy" and s.get("stableRevision") != first["stableRevision"],
     )
     assert done["history"][-1]["result"] == "Promoted" and done.get("scaleDownAt")
     assert await r.replicas(kube, namespace, "web") == 3  # kept for scaleDownDelaySeconds

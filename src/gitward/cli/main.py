@@ -8,7 +8,7 @@ import typer
 
 from gitward import __version__
 from gitward.cli import app as app_commands
-from gitward.cli import dev, diff, install, render, run
+from gitward.cli import dev, diff, install, render, rollout, run
 
 app = typer.Typer(
     name="gitward",
@@ -38,6 +38,7 @@ app.add_typer(dev.app, name="dev")
 app.command(name="install")(install.install)
 app.command(name="run")(run.run)
 app.add_typer(app_commands.app, name="app")
+app.add_typer(rollout.app, name="rollout")
 app.command(name="render")(render.render)
 app.command(name="diff")(diff.diff)
 
