@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
-from gitward.applying import secrecy
+from gitward.applying import replacing, secrecy
 from gitward.applying.results import Action, Change
 from gitward.core.manifests import Manifest, ObjectRef
 from gitward.kube import errors
@@ -29,20 +29,31 @@ async def apply(
     *,
     concurrency: int = DEFAULT_CONCURRENCY,
     on_written: Written | None = None,
+    replaceable: replacing.Replaceable | None = None,
 ) -> list[Change]:
-    """Apply each (object, intended action) pair; the action is created or configured."""
+    """Apply each (object, intended action) pair; the action is created or configured. An object
+    whose change touches an immutable field is deleted and created again when `replaceable`."""
     limit = asyncio.Semaphore(concurrency)
 
     async def one(obj: Manifest, action: Action) -> Change:
         ref = ObjectRef.of(obj)
+        message = ""
         async with limit:
             try:
                 result = await client.apply(obj)
             except errors.KubeError as exc:
-                return Change(ref, Action.FAILED, f"{ref}: {secrecy.clean(exc.message, obj)}")
+                immutable = replacing.immutable_fields(exc)
+                if not (immutable and replaceable is not None and replaceable(obj)):
+                    text = replacing.hint(ref, immutable) if immutable else secrecy.clean(exc.message, obj)
+                    return Change(ref, Action.FAILED, text if immutable else f"{ref}: {text}")
+                try:
+                    result = await replacing.recreate(client, obj)
+                except errors.KubeError as again:
+                    return Change(ref, Action.FAILED, f"{ref}: replace failed: {secrecy.clean(again.message, obj)}")
+                message = f"replaced: deleted and re-created ({', '.join(immutable)} immutable; Replace=true)"
         if on_written is not None:
             on_written(ref, result)
-        return Change(ref, action)
+        return Change(ref, action, message)
 
     return list(await asyncio.gather(*(one(o, a) for o, a in objs)))
 

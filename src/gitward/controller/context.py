@@ -30,6 +30,7 @@ class Memory:
     retries: int = 0
     desired: list[Manifest] = field(default_factory=list)  # the last normalised render
     desired_key: tuple[str, ...] = ()  # what it was rendered from; () = render again next time
+    effective: list[Manifest] = field(default_factory=list)  # `desired` as last compared: ignored fields out
     refresh_requested: float | None = None  # monotonic time of an explicit refresh not yet handled
     refresh_reason: str = ""  # who asked for it (webhook, manual): recorded in the history
     fight_guard: fights.FightGuard = field(default_factory=fights.FightGuard)  # objects changed back by others

@@ -4,20 +4,22 @@ Called by the controller: one `Informer` for Applications, and an `InformerSet` 
 first use, one cluster-wide informer per kind that gitward manages (label selector
 `app.kubernetes.io/managed-by=gitward`). The reconciler reads live state from these stores instead of
 sending a GET per object; handlers turn events into work-queue entries (drift, health changes).
-Stored objects keep only gitward's own managedFields entry, which is all the comparison needs.
+Stored objects keep only gitward's own managedFields entry, which is all the comparison needs, and
+those of the field managers whose fields an Application ignores (`planning.ignoring`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Iterable
 from typing import Any
 
 from gitward.core.logging import get_logger
 from gitward.core.manifests import Manifest, ObjectRef, split_api_version
 from gitward.kube import errors
 from gitward.kube.client import FIELD_MANAGER, KubeClient
+from gitward.planning import ignoring
 
 log = get_logger(__name__)
 
@@ -27,11 +29,11 @@ Handler = Callable[[str, Manifest], None]
 MANAGED_SELECTOR = "app.kubernetes.io/managed-by=gitward"
 
 
-def slim(obj: Manifest) -> Manifest:
-    """Drop the managedFields entries of other managers (memory); keep gitward's."""
+def slim(obj: Manifest, keep: Collection[str] = (FIELD_MANAGER,)) -> Manifest:
+    """Drop the managedFields entries of other managers than `keep` (memory); keep gitward's."""
     meta = obj.get("metadata")
     if isinstance(meta, dict) and meta.get("managedFields"):
-        meta["managedFields"] = [m for m in meta["managedFields"] if m.get("manager") == FIELD_MANAGER]
+        meta["managedFields"] = [m for m in meta["managedFields"] if m.get("manager") in keep]
     return obj
 
 
@@ -139,13 +141,28 @@ class InformerSet:
         self.by_kind: dict[tuple[str, str], Informer] = {}
         self._tasks: dict[tuple[str, str], asyncio.Task[None]] = {}
         self.handlers: list[Handler] = []
+        # the managedFields entries the caches keep: gitward's, and those of the field managers whose
+        # fields an Application ignores (planning.ignoring), the Rollout controller's first of all
+        self.kept_managers: set[str] = {FIELD_MANAGER, *ignoring.ALWAYS_IGNORED_MANAGERS}
+
+    def keep_managers(self, managers: Iterable[str]) -> set[str]:
+        """Keep the managedFields entries of `managers` from now on; return those not kept before
+        (objects cached earlier lack their entries: the caller reads those objects again)."""
+        new = set(managers) - self.kept_managers
+        self.kept_managers |= new
+        return new
+
+    def _slim(self, obj: Manifest) -> Manifest:
+        return slim(obj, self.kept_managers)
 
     async def ensure(self, api_version: str, kind: str) -> Informer:
         """The synced informer for (group of api_version, kind); starts it when new."""
         key = (split_api_version(api_version)[0], kind)
         informer = self.by_kind.get(key)
         if informer is None:
-            informer = Informer(self.client, api_version, kind, label_selector=self.label_selector, transform=slim)
+            informer = Informer(
+                self.client, api_version, kind, label_selector=self.label_selector, transform=self._slim
+            )
             informer.handlers.extend(self.handlers)
             self.by_kind[key] = informer
             self._tasks[key] = asyncio.create_task(informer.run(), name=f"informer {kind}")
@@ -170,7 +187,7 @@ class InformerSet:
         if informer is not None:
             current = informer.store.get(ref)
             if current is None or _newer(obj, current):
-                informer.store[ref] = slim(obj)
+                informer.store[ref] = self._slim(obj)
 
     def forget(self, ref: ObjectRef) -> None:
         informer = self.by_kind.get((ref.group, ref.kind))

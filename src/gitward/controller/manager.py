@@ -160,9 +160,12 @@ class Controller:
         self.queue.add(key)
 
     def desired(self, key: str) -> list[Manifest] | None:
-        """The normalised objects of `key`'s last render (None before its first reconcile)."""
+        """The normalised objects of `key`'s last render, without the fields it ignores (None before
+        its first reconcile)."""
         memory = self.reconciler.memory.get(key)
-        return memory.desired if memory is not None and memory.revision is not None else None
+        if memory is None or memory.revision is None:
+            return None
+        return memory.effective or memory.desired
 
     def live(self, ref: ObjectRef) -> Manifest | None:
         """The live object from the watch cache (managed objects only)."""

@@ -31,7 +31,7 @@ from gitward.core.logging import get_logger
 from gitward.core.manifests import Manifest
 from gitward.kube import errors as kube_errors
 from gitward.kube.client import KubeClient
-from gitward.planning import inventory
+from gitward.planning import ignoring, inventory
 from gitward.sourcing import Revision
 
 __all__ = ["Options", "Reconciler", "SyncFailure"]
@@ -109,7 +109,7 @@ class Reconciler:
             raise PermanentError("internal: no destination or revision after the desired state", reason="Internal")
         if p.full:
             p.memory.checked_at = time.monotonic()
-        p.memory.desired = desired
+        p.memory.desired, p.memory.effective = desired, []
         retry_allowed = p.memory.retries < p.spec.sync_policy.retry.limit
         decision = triggers.decide(p.spec, p.app.get("status") or {}, revision.sha, p.why, retry_allowed)
         outcome = await self._sync(p, target, revision, decision)
@@ -117,7 +117,7 @@ class Reconciler:
 
     async def _sync(self, p: Pass, target: Target, revision: Revision, decision: triggers.Decision) -> SyncOutcome:
         client = self.impersonation.client(p.spec, p.namespace, target.client)
-        syncer = Syncer(client, target.informers, p.namespace, p.name, target.fingerprints)
+        syncer = Syncer(client, target.informers, p.namespace, p.name, target.fingerprints, _ignore_rules(p.spec))
         try:
             if decision.write and p.spec.sync_policy.option("CreateNamespace") == "true":
                 await _create_namespace(client, p.spec.destination.namespace)
@@ -126,7 +126,11 @@ class Reconciler:
             async def persist(entries: list[inventory.Entry]) -> None:
                 await self.status.persist_inventory(p.app, entries, revision)
 
-            return await syncer.sync(p.desired, old_inventory, _policy(decision, p.memory.fight_guard), persist)
+            outcome = await syncer.sync(
+                p.desired, old_inventory, _policy(decision, p.memory.fight_guard, _replace_all(p.spec)), persist
+            )
+            p.memory.effective = outcome.effective
+            return outcome
         except kube_errors.APIForbiddenError as exc:
             raise ValidationError(f"forbidden: {exc.message}", reason="Forbidden") from exc
         except kube_errors.KubeError as exc:
@@ -185,13 +189,25 @@ class SyncFailure(SyncError):
     """The Kubernetes API failed during the sync itself (after validation): retried with backoff."""
 
 
-def _policy(decision: triggers.Decision, guard: fights.FightGuard) -> Policy:
+def _policy(decision: triggers.Decision, guard: fights.FightGuard, replace: bool) -> Policy:
     """What the sync may write. Self-heal skips the objects another writer keeps changing back while
     they back off, and looks up who changes the objects that may start a fight."""
     if not (decision.write and decision.heal_only):
-        return Policy(decision.write, decision.prune, decision.allow_empty)
+        return Policy(decision.write, decision.prune, decision.allow_empty, replace=replace)
     now = time.monotonic()
-    return Policy(True, decision.prune, decision.allow_empty, guard.held(now), guard.suspects(now))
+    return Policy(True, decision.prune, decision.allow_empty, guard.held(now), guard.suspects(now), replace)
+
+
+def _replace_all(spec: apps.ApplicationSpec) -> bool:
+    """syncOptions `Replace=true` / `Force=true`: any object may be deleted and re-created."""
+    return any((spec.sync_policy.option(name) or "").lower() == "true" for name in ("Replace", "Force"))
+
+
+def _ignore_rules(spec: apps.ApplicationSpec) -> tuple[ignoring.Rule, ...]:
+    return tuple(
+        ignoring.Rule(d.kind, d.group, d.name, d.namespace, d.json_pointers, d.managed_fields_managers)
+        for d in spec.ignore_differences
+    )
 
 
 async def _create_namespace(client: KubeClient, name: str) -> None:

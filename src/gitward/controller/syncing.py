@@ -14,14 +14,14 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from gitward import health
-from gitward.applying import applier, pruning, validating
+from gitward.applying import applier, pruning, replacing, validating
 from gitward.applying.results import Action, Change, failures
 from gitward.controller import fights
 from gitward.controller.informers import InformerSet
 from gitward.core.manifests import Manifest, ObjectRef
 from gitward.kube import errors
 from gitward.kube.client import KubeClient
-from gitward.planning import comparing, conflicts, fingerprints, inventory, ordering, prune
+from gitward.planning import comparing, conflicts, fingerprints, ignoring, inventory, ordering, prune
 
 WAVE_HEALTH_TIMEOUT = 30.0
 
@@ -33,6 +33,7 @@ class Policy:
     allow_empty: bool
     hold: frozenset[ObjectRef] = frozenset()  # never written by this sync, even when they differ (drift fights)
     name_writers: frozenset[ObjectRef] = frozenset()  # when drifted, look up who changed them (a GET each)
+    replace: bool = False  # syncOptions Replace=true / Force=true: every object may be deleted and re-created
 
 
 @dataclass
@@ -49,6 +50,8 @@ class SyncOutcome:
     out_of_sync: dict[ObjectRef, str] = field(default_factory=dict)
     """Every object found out of sync (written or not) → for the drift of an object in
     `Policy.name_writers`, the field manager that changed it last (before any write); else ""."""
+    effective: list[Manifest] = field(default_factory=list)
+    """The desired objects as compared and written: without the fields `ignoreDifferences` ignores."""
 
     @property
     def failed(self) -> list[Change]:
@@ -61,6 +64,19 @@ class SyncOutcome:
 
 
 PersistInventory = Callable[[list[inventory.Entry]], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class _Writes:
+    """What one sync's write step works from."""
+
+    mine: list[Manifest]  # the desired objects this Application may write (no conflicts)
+    pending: list[Manifest]  # those out of sync and not held
+    live: dict[ObjectRef, Manifest]
+    old: list[inventory.Entry]
+    new_entries: list[inventory.Entry]
+    originals: dict[ObjectRef, Manifest]  # the desired objects before ignored fields were taken out
+    replaceable: replacing.Replaceable
 
 
 @dataclass(slots=True)
@@ -88,6 +104,7 @@ class Syncer:
     app_namespace: str
     app_name: str
     fingerprints: Fingerprints = field(default_factory=dict)
+    ignore: tuple[ignoring.Rule, ...] = ()  # spec.ignoreDifferences
 
     async def live_of(self, objs: list[Manifest], old: list[inventory.Entry]) -> dict[ObjectRef, Manifest]:
         """Live objects of the desired and inventoried refs, from the watch cache — or, for an
@@ -121,6 +138,9 @@ class Syncer:
     ) -> SyncOutcome:
         out = SyncOutcome()
         live = await self.live_of(desired, old)
+        await self._reread_for_new_managers(desired, live)
+        originals = {ObjectRef.of(o): o for o in desired}
+        desired = out.effective = self._without_ignored(desired, live)
         out.conflicts = conflicts.find_conflicts(desired, live, self.app_namespace, self.app_name)
         conflicted = {c.ref for c in out.conflicts}
         mine = [o for o in desired if ObjectRef.of(o) not in conflicted]
@@ -139,24 +159,54 @@ class Syncer:
         )
         pending = [o for o in mine if (ref := ObjectRef.of(o)) in out.out_of_sync and ref not in policy.hold]
         if policy.write and pending:
-            await self._write(mine, pending, live, old, new_entries, out, persist)
+            plan = _Writes(mine, pending, live, old, new_entries, originals, self._replaceable(policy))
+            await self._write(plan, out, persist)
         if policy.write and policy.prune and not out.failed and not out.waiting:
             out.changes += await self._prune(out.prune_plan)
         out.inventory = self._inventory(old, new_entries, out, policy)
         return out
 
-    async def _write(
-        self,
-        mine: list[Manifest],
-        pending: list[Manifest],
-        live: dict[ObjectRef, Manifest],
-        old: list[inventory.Entry],
-        new_entries: list[inventory.Entry],
-        out: SyncOutcome,
-        persist: PersistInventory,
-    ) -> None:
+    def _without_ignored(self, desired: list[Manifest], live: dict[ObjectRef, Manifest]) -> list[Manifest]:
+        out = []
+        for obj in desired:
+            ref = ObjectRef.of(obj)
+            pointers, managers = ignoring.applies_to(self.ignore, ref)
+            out.append(ignoring.strip(obj, live.get(ref), pointers, managers))
+        return out
+
+    async def _reread_for_new_managers(self, desired: list[Manifest], live: dict[ObjectRef, Manifest]) -> None:
+        """The caches drop other managers' managedFields entries: when a rule names a manager they did
+        not keep yet, read the objects it matches again (once), so its fields are known."""
+        named = {m for rule in self.ignore for m in rule.managers}
+        if not named or self.client.identity is not None:  # read as the identity: fresh objects already
+            return
+        new = self.informers.keep_managers(named)
+        refs = [
+            ref
+            for o in desired
+            if (ref := ObjectRef.of(o)) in live and any(r.matches(ref) and set(r.managers) & new for r in self.ignore)
+        ]
+        limit = asyncio.Semaphore(8)
+
+        async def reread(ref: ObjectRef) -> None:
+            cached = live[ref]
+            async with limit:
+                fresh = await self.client.get_or_none(
+                    str(cached.get("apiVersion")), ref.kind, ref.name, ref.namespace or None
+                )
+            if fresh is not None:
+                self.informers.put(ref, fresh)
+                live[ref] = self.informers.get(ref) or fresh
+
+        await asyncio.gather(*(reread(ref) for ref in refs))
+
+    async def _write(self, plan: _Writes, out: SyncOutcome, persist: PersistInventory) -> None:
+        mine, pending, live, old, new_entries = plan.mine, plan.pending, plan.live, plan.old, plan.new_entries
         deferred = _needs_prerequisites(pending, mine, live)
-        out.invalid = await validating.dry_run(self.client, [o for o in pending if ObjectRef.of(o) not in deferred])
+        replaceable = plan.replaceable
+        out.invalid = await validating.dry_run(
+            self.client, [o for o in pending if ObjectRef.of(o) not in deferred], replaceable=replaceable
+        )
         if out.invalid:
             return
         known = {e.id for e in old}
@@ -168,10 +218,10 @@ class Syncer:
             todo = [o for o in step.objects if ObjectRef.of(o) in pending_refs]
             late = [o for o in todo if ObjectRef.of(o) in deferred]
             if late:
-                out.invalid = await validating.dry_run(self.client, late)
+                out.invalid = await validating.dry_run(self.client, late, replaceable=replaceable)
                 if out.invalid:
                     return
-            out.changes += await self._apply(todo, live)
+            out.changes += await self._apply(todo, live, plan.originals, replaceable)
             out.wrote = out.wrote or bool(todo)
             if failures(out.changes):
                 return
@@ -180,15 +230,36 @@ class Syncer:
                 out.waiting = f"waiting for wave {step.wave} to become healthy"
                 return
 
-    async def _apply(self, objs: list[Manifest], live: dict[ObjectRef, Manifest]) -> list[Change]:
-        pairs = [(o, Action.CONFIGURED if ObjectRef.of(o) in live else Action.CREATED) for o in objs]
+    async def _apply(
+        self,
+        objs: list[Manifest],
+        live: dict[ObjectRef, Manifest],
+        originals: dict[ObjectRef, Manifest],
+        replaceable: replacing.Replaceable,
+    ) -> list[Change]:
+        pairs = [
+            (self._as_written(o, originals, live), Action.CONFIGURED if ObjectRef.of(o) in live else Action.CREATED)
+            for o in objs
+        ]
         desired = {ObjectRef.of(o): o for o in objs}
 
         def written(ref: ObjectRef, result: Manifest) -> None:
             self.informers.put(ref, result)
             self._remember(desired[ref], result)
 
-        return await applier.apply(self.client, pairs, on_written=written)
+        return await applier.apply(self.client, pairs, on_written=written, replaceable=replaceable)
+
+    @staticmethod
+    def _replaceable(policy: Policy) -> replacing.Replaceable:
+        return lambda obj: replacing.opted_in(obj, policy.replace)
+
+    def _as_written(
+        self, obj: Manifest, originals: dict[ObjectRef, Manifest], live: dict[ObjectRef, Manifest]
+    ) -> Manifest:
+        """Fields ignored by JSON pointer: Git's values on a create, else the live ones (left alone)."""
+        ref = ObjectRef.of(obj)
+        pointers, _ = ignoring.applies_to(self.ignore, ref)
+        return ignoring.as_written(obj, originals.get(ref, obj), live.get(ref), pointers) if pointers else obj
 
     def _decide(
         self, objs: list[Manifest], live: dict[ObjectRef, Manifest]

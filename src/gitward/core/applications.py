@@ -162,6 +162,21 @@ class HealthCheck(SpecModel):
     failed: Expression = ""
 
 
+class IgnoreDifference(SpecModel):
+    """Fields gitward neither applies over nor counts as drift (SPEC §13, `planning.ignoring`)."""
+
+    group: Annotated[str, grammar("group")] = ""
+    kind: Annotated[str, grammar("kind")]
+    name: OptionalSubdomain = ""
+    namespace: OptionalLabel = ""
+    json_pointers: tuple[Annotated[str, grammar("json-pointer")], ...] = Field(
+        default=(), alias="jsonPointers", max_length=64
+    )
+    managed_fields_managers: tuple[Annotated[str, grammar("field-manager")], ...] = Field(
+        default=(), alias="managedFieldsManagers", max_length=16
+    )
+
+
 class ApplicationSpec(SpecModel):
     project: Label = "default"
     source: Source
@@ -171,6 +186,7 @@ class ApplicationSpec(SpecModel):
     suspend: bool = False
     revision_history_limit: int = Field(default=10, alias="revisionHistoryLimit", ge=0, le=1000)
     health_checks: tuple[HealthCheck, ...] = Field(default=(), alias="healthChecks", max_length=64)
+    ignore_differences: tuple[IgnoreDifference, ...] = Field(default=(), alias="ignoreDifferences", max_length=64)
 
 
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")

@@ -89,6 +89,9 @@ GRAMMARS: dict[str, Grammar] = {
     # Kubernetes API groups and kinds (Project resource lists; "*" allowed)
     "group": Grammar(rf"^(\*|{_SUBDOMAIN})?$", 253, "empty, '*' or an API group"),
     "kind": Grammar(r"^(\*|[A-Za-z][A-Za-z0-9]*)$", 63, "'*' or a kind"),
+    # ignoreDifferences: RFC 6901 JSON pointers ('~0' is '~', '~1' is '/') and field manager names
+    "json-pointer": Grammar(r"^(/([ -.0-}]|~[01])*)+$", 1024, "a JSON pointer ('/spec/replicas'; '~1' for '/')"),
+    "field-manager": Grammar(r"^[!-~]([ -~]*[!-~])?$", 128, "a field manager name (printable characters)"),
 }
 
 

@@ -119,6 +119,21 @@ class _Entries:
             found.append((f"[{index}]", self.indexed[index]))
         return found
 
+    def owners(self, item: Any, index: int) -> list[tuple[dict[str, Any] | None, Any]]:
+        """(merge keys or None, child node) of every entry that may describe `item`."""
+        found: list[tuple[dict[str, Any] | None, Any]] = []
+        if isinstance(item, dict):
+            found += [(keys, child) for keys, child in self.keyed if _keys_match(keys, item)]
+        found += [(None, child) for value, child in self.values if same(value, item)]
+        if index in self.indexed:
+            found.append((None, self.indexed[index]))
+        return found
+
+
+def list_entries(node: dict[str, Any]) -> _Entries:
+    """The children of a list node of a field set, parsed (for `planning.ignoring`)."""
+    return _Entries.parse(node)
+
 
 def _keys_match(keys: dict[str, Any], item: dict[str, Any]) -> bool:
     stated = [key for key in keys if key in item]
