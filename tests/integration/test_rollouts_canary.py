@@ -45,9 +45,9 @@ async def test_first_sight_moves_the_stable_version_to_the_primary(
     assert primary["spec"]["selector"]["matchLabels"] == {"app": "web-primary"}
     assert primary["spec"]["replicas"] == 2
     assert primary["metadata"]["annotations"][ro.REVISION_ANNOTATION] == status["stableRevision"]
+    await apps.wait_for(lambda: _selector_is(kube, namespace, {"app": "web-primary"}), message="Service to the primary")
     await apps.wait_for(lambda: _replicas_are(kube, namespace, "web", 0), message="target scaled to 0")
     apex = await kube.get("v1", "Service", "web", namespace)
-    assert apex["spec"]["selector"] == {"app": "web-primary"}
     assert (await kube.get("v1", "Service", "web-canary", namespace))["spec"]["selector"] == {"app": "web"}
     assert (await kube.get("v1", "Service", "web-primary", namespace))["spec"]["ports"][0]["targetPort"] == 8080
     managers = {m["manager"] for m in apex["metadata"]["managedFields"]}
@@ -101,6 +101,12 @@ async def test_a_manual_pause_waits_for_promote(kube: KubeClient, namespace: str
     await r.set_version(kube, namespace, "v2")
     paused = await r.wait_rollout(kube, namespace, "web", r.phase("Paused"))
     assert (paused["currentStep"], paused["canaryWeight"]) == (1, 50)
+    # no traffic routing: the Service reaches the pods of both versions (2 primary + ceil(50% of 2))
+    await apps.wait_for(
+        lambda: _selector_is(kube, namespace, {"gitward.dev/rollout": "web"}), message="Service to both"
+    )
+    both = {"web": 1, "web-primary": 2}
+    await apps.wait_for(lambda: _ready_pods_are(kube, namespace, both), message="pods of both versions")
     await r.operate(kube, namespace, "web", ro.PROMOTE, "1")
     done = await r.wait_rollout(
         kube,
@@ -175,3 +181,22 @@ async def test_a_restarted_controller_resumes_mid_rollout_and_promotes_once(
         await apps.wait_for(lambda: _replicas_are(kube, namespace, "web", 0), message="canary scaled to 0")
     assert [h["result"] for h in done["history"]] == ["Promoted"]
     assert await _image(kube, namespace, "web-primary") == "example.invalid/web:v2"
+
+
+async def _ready_pods_are(kube: KubeClient, namespace: str, wanted: dict[str, int]) -> bool:
+    return await _ready_pods(kube, namespace) == wanted
+
+
+async def _ready_pods(kube: KubeClient, namespace: str) -> dict[str, int]:
+    """Running pods that the Service `web` selects, by their `app` label."""
+    pods, _ = await kube.list("v1", "Pod", namespace, label_selector="gitward.dev/rollout=web")
+    counts: dict[str, int] = {}
+    for pod in pods:
+        if pod.get("status", {}).get("phase") == "Running" and not pod["metadata"].get("deletionTimestamp"):
+            app = pod["metadata"]["labels"]["app"]
+            counts[app] = counts.get(app, 0) + 1
+    return counts
+
+
+async def _selector_is(kube: KubeClient, namespace: str, selector: dict[str, str]) -> bool:
+    return bool((await kube.get("v1", "Service", "web", namespace))["spec"]["selector"] == selector)

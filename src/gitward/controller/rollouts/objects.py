@@ -21,9 +21,20 @@ from typing import Any
 from gitward.core import rollouts as ro
 from gitward.core.manifests import Manifest
 
-__all__ = ["RolloutObjectError", "primary", "revision_of", "route_rules", "selector_of", "service", "target_scale"]
+__all__ = [
+    "RolloutObjectError",
+    "primary",
+    "revision_of",
+    "rollout_selector",
+    "route_rules",
+    "selector_of",
+    "service",
+    "target_fields",
+]
 
 SUFFIX = "-primary"
+ROLLOUT_LABEL = "gitward.dev/rollout"
+"""On the pods of both versions (the primary's and the target's), for replica-based traffic."""
 
 
 class RolloutObjectError(ValueError):
@@ -31,9 +42,18 @@ class RolloutObjectError(ValueError):
 
 
 def revision_of(deployment: Manifest) -> str:
-    """The revision of a Deployment's pod template: a short hash of `spec.template`."""
-    template = (deployment.get("spec") or {}).get("template") or {}
+    """The revision of a Deployment's pod template: a short hash of `spec.template` (without the
+    rollout's own label, which the rollout adds)."""
+    template = copy.deepcopy((deployment.get("spec") or {}).get("template") or {})
+    labels = (template.get("metadata") or {}).get("labels")
+    if isinstance(labels, dict):
+        labels.pop(ROLLOUT_LABEL, None)
     return hashlib.sha256(json.dumps(template, sort_keys=True).encode()).hexdigest()[:10]
+
+
+def rollout_selector(rollout: Manifest) -> dict[str, str]:
+    """The label both versions' pods carry: `<service>` selects it to reach both."""
+    return {ROLLOUT_LABEL: str((rollout.get("metadata") or {}).get("name"))}
 
 
 def selector_of(deployment: Manifest) -> dict[str, str]:
@@ -74,7 +94,7 @@ def primary(spec: ro.RolloutSpec, rollout: Manifest, target: Manifest, revision:
     selector = primary_selector(target)
     template = copy.deepcopy((target.get("spec") or {}).get("template") or {})
     template_meta = template.setdefault("metadata", {})
-    template_meta["labels"] = {**(template_meta.get("labels") or {}), **selector}
+    template_meta["labels"] = {**(template_meta.get("labels") or {}), **selector, **rollout_selector(rollout)}
     labels = {k: v for k, v in (meta.get("labels") or {}).items() if not k.startswith("app.kubernetes.io/managed-by")}
     return {
         "apiVersion": "apps/v1",
@@ -90,14 +110,14 @@ def primary(spec: ro.RolloutSpec, rollout: Manifest, target: Manifest, revision:
     }
 
 
-def target_scale(target: Manifest, replicas: int) -> Manifest:
-    """The rollout's only field of the target: its replicas."""
+def target_fields(rollout: Manifest, target: Manifest, replicas: int) -> Manifest:
+    """The rollout's fields of the target: its replicas and the rollout's label on its pods."""
     meta = target.get("metadata") or {}
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
         "metadata": {"name": meta.get("name"), "namespace": meta.get("namespace")},
-        "spec": {"replicas": replicas},
+        "spec": {"replicas": replicas, "template": {"metadata": {"labels": rollout_selector(rollout)}}},
     }
 
 

@@ -267,8 +267,19 @@ class RolloutController:
         if revision == stable and (primary is None or current != revision):
             await self._apply(objects.primary(spec, rollout, target, revision, replicas))
         state = steps.world(spec, status, replicas, now)
-        if int((target.get("spec") or {}).get("replicas", 1)) != state.canary_replicas:
-            await self._apply(objects.target_scale(target, state.canary_replicas))
+        labels = ((target.get("spec") or {}).get("template") or {}).get("metadata", {}).get("labels") or {}
+        rollout_label = objects.rollout_selector(rollout)
+        labelled = all(labels.get(k) == v for k, v in rollout_label.items())
+        have = int((target.get("spec") or {}).get("replicas", 1))
+        # more canary pods before traffic moves to them; traffic away from them before fewer
+        if have < state.canary_replicas or not labelled:
+            await self._apply(objects.target_fields(rollout, target, state.canary_replicas))
+        await self._traffic(spec, rollout, target, state)
+        if have > state.canary_replicas:
+            await self._apply(objects.target_fields(rollout, target, state.canary_replicas))
+
+    async def _traffic(self, spec: ro.RolloutSpec, rollout: Manifest, target: Manifest, state: steps.World) -> None:
+        """The Services and the HTTPRoute for `state`."""
         namespace = str((rollout.get("metadata") or {}).get("namespace"))
         name = spec.service.name
         apex = await self.client.get_or_none("v1", "Service", name, namespace)
@@ -276,9 +287,9 @@ class RolloutController:
         primary_selector = objects.primary_selector(target)
         for suffix, selector in (("-primary", primary_selector), ("-canary", canary_selector)):
             await self._apply(objects.service(spec, rollout, f"{name}{suffix}", selector, apex, owned=True))
-        apex_selector = canary_selector if state.service_to_canary else primary_selector
-        if apex is None or (apex.get("spec") or {}).get("selector") != apex_selector:
-            await self._apply(objects.service(spec, rollout, name, apex_selector, apex, owned=False))
+        choices = {"primary": primary_selector, "canary": canary_selector, "both": objects.rollout_selector(rollout)}
+        if apex is None or (apex.get("spec") or {}).get("selector") != choices[state.apex]:
+            await self._apply(objects.service(spec, rollout, name, choices[state.apex], apex, owned=False))
         routing = spec.strategy.canary.traffic_routing if spec.strategy.canary is not None else None
         if routing is not None and routing.gateway_api is not None:
             await self._route(spec, namespace, routing.gateway_api.http_route, state.weight)

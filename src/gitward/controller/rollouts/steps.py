@@ -18,7 +18,7 @@ import copy
 import datetime as dt
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from gitward.core import rollouts as ro
 
@@ -58,7 +58,7 @@ class World:
 
     weight: int  # percent of traffic to the canary (Gateway API)
     canary_replicas: int  # replicas of the target Deployment
-    service_to_canary: bool  # blue-green switch: `<service>` sends clients to the new version
+    apex: Literal["primary", "canary", "both"] = "primary"  # whose pods the Service `<service>` selects
 
 
 def stamp(moment: dt.datetime) -> str:
@@ -90,12 +90,15 @@ def world(spec: ro.RolloutSpec, status: Status, primary_replicas: int, now: dt.d
     scale_down_at = parse_stamp(status.get("scaleDownAt"))
     if running and blue_green:
         promoting = status.get("currentStep", 0) >= len(spec.steps())
-        return World(0, primary_replicas, service_to_canary=promoting)
+        return World(0, primary_replicas, "canary" if promoting else "primary")  # the blue-green switch
     if running:
-        return World(weight, canary_replicas(spec, weight, primary_replicas), False)
+        routed = spec.strategy.canary is not None and spec.strategy.canary.traffic_routing is not None
+        replicas = canary_replicas(spec, weight, primary_replicas)
+        # without traffic routing, clients of `<service>` reach both versions: traffic follows replicas
+        return World(weight, replicas, "primary" if routed or replicas == 0 else "both")
     if scale_down_at is not None and now < scale_down_at:
-        return World(0, primary_replicas, False)
-    return World(0, 0, False)
+        return World(0, primary_replicas)
+    return World(0, 0)
 
 
 def advance(spec: ro.RolloutSpec, status: Status, seen: Observed) -> tuple[Status, list[Notice]]:

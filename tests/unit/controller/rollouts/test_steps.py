@@ -164,11 +164,11 @@ def test_a_missing_template_fails_the_analysis() -> None:
 def test_blue_green_previews_at_full_size_and_waits_for_promote() -> None:
     s = spec(strategy={"blueGreen": {"autoPromotionEnabled": False, "scaleDownDelaySeconds": 30}})
     status, _ = steps.advance(s, healthy(), seen())
-    assert steps.world(s, status, 3, T0) == steps.World(0, 3, service_to_canary=False)
+    assert steps.world(s, status, 3, T0) == steps.World(0, 3, apex="primary")
     status, _ = steps.advance(s, status, seen(at=1, canary_ready=True))
     assert status["phase"] == "Paused"
     status, _ = steps.advance(s, status, seen(at=2, canary_ready=True, requested=frozenset({"promote"})))
-    assert steps.world(s, status, 3, T0).service_to_canary  # clients switch while the primary updates
+    assert steps.world(s, status, 3, T0).apex == "canary"  # clients switch while the primary updates
     status, _ = steps.advance(s, status, seen(at=3, primary_ready=True))
     assert status["phase"] == "Healthy"
     assert steps.world(s, status, 3, T0 + dt.timedelta(seconds=10)).canary_replicas == 3  # scale-down delay
@@ -196,3 +196,12 @@ def test_replica_based_traffic_rounds_up(weight: int, primary: int, canary: int)
 def test_invalid_specs_are_refused(bad: dict[str, Any]) -> None:
     with pytest.raises(ValidationError):
         spec(**bad)
+
+
+def test_without_traffic_routing_the_service_reaches_both_versions_during_a_canary() -> None:
+    s = spec()
+    assert steps.world(s, {"phase": "Progressing", "canaryWeight": 20}, 4, T0).apex == "both"
+    assert steps.world(s, {"phase": "Progressing", "canaryWeight": 0}, 4, T0).apex == "primary"
+    assert steps.world(s, {"phase": "Healthy", "canaryWeight": 0}, 4, T0).apex == "primary"
+    routed = spec(strategy={"canary": {"steps": [], "trafficRouting": {"gatewayAPI": {"httpRoute": "web"}}}})
+    assert steps.world(routed, {"phase": "Progressing", "canaryWeight": 20}, 4, T0).apex == "primary"
