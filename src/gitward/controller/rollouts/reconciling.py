@@ -59,7 +59,7 @@ class RolloutController:
         self.queue = WorkQueue()
         self.rollouts = Informer(client, ro.API_VERSION, "Rollout", namespace=namespace)
         self.templates = Informer(client, ro.API_VERSION, "AnalysisTemplate", namespace=namespace)
-        self.deployments = Informer(client, "apps/v1", "Deployment", namespace=namespace)
+        self.deployments = Informer(client, "apps/v1", "Deployment", namespace=namespace, transform=_slim)
         self.evaluator = celeval.Evaluator()
         self.providers = Providers(client, self.evaluator)
         self._tasks: list[asyncio.Task[None]] = []
@@ -311,6 +311,14 @@ class RolloutController:
 
     async def _apply(self, obj: Manifest) -> None:
         await self.client.apply(obj, field_manager=ro.FIELD_MANAGER, force=True)
+
+
+def _slim(obj: Manifest) -> Manifest:
+    """Deployments are kept for their spec and status only (memory)."""
+    meta = obj.get("metadata")
+    if isinstance(meta, dict):
+        meta.pop("managedFields", None)
+    return obj
 
 
 def _metric(templates: dict[str, ro.AnalysisTemplateSpec | str], entry: dict[str, Any]) -> ro.Metric | None:
