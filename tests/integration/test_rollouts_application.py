@@ -12,6 +12,7 @@ from tests.support import apps
 from tests.support import rollouts as r
 from tests.support.fixtures import MakeRepo
 from tests.support.gitserver import GitHttpServer
+from tests.support.rollouts import PRIMARY
 
 from gitward.controller.manager import Controller
 from gitward.core import rollouts as ro
@@ -37,7 +38,7 @@ def _health(expected: str) -> Callable[[apps.Status], bool]:
 
 async def _untouched(kube: KubeClient, namespace: str) -> None:
     assert await r.replicas(kube, namespace, "web") == 0
-    assert (await kube.get("v1", "Service", "web", namespace))["spec"]["selector"] == {"app": "web-primary"}
+    assert (await kube.get("v1", "Service", "web", namespace))["spec"]["selector"] == PRIMARY
 
 
 async def test_an_application_deploying_deployment_service_and_rollout_does_not_fight_the_rollout(
@@ -50,7 +51,7 @@ async def test_an_application_deploying_deployment_service_and_rollout_does_not_
     await apps.wait_status(kube, namespace, "web", apps.synced_at(repo.head()))
     first = await r.wait_rollout(kube, namespace, "web", r.phase("Healthy"))
     await apps.wait_for(lambda: _replicas_are(kube, namespace, 0), message="target scaled to 0")
-    await apps.wait_for(lambda: _selector_is(kube, namespace, "web-primary"), message="Service web to the primary")
+    await apps.wait_for(lambda: _selector_is(kube, namespace, PRIMARY), message="Service web to the primary")
 
     await kube.patch(
         apps.API_VERSION, "Application", "web", namespace, {"metadata": {"annotations": {"gitward.dev/refresh": "one"}}}
@@ -76,6 +77,20 @@ async def test_an_application_deploying_deployment_service_and_rollout_does_not_
     )
     await apps.wait_status(kube, namespace, "web", apps.all_of(apps.synced_at(repo.head()), _health("Suspended")))
     assert await r.replicas(kube, namespace, "web") == 1  # the canary's size, kept by the rollout, not Git's 2
+    # replica-based traffic: the Service reaches both versions; a re-check neither reverts nor reports it
+    await apps.wait_for(lambda: _selector_is(kube, namespace, {"app": "web"}), message="Service to both versions")
+    await kube.patch(
+        apps.API_VERSION,
+        "Application",
+        "web",
+        namespace,
+        {"metadata": {"annotations": {"gitward.dev/refresh": "paused"}}},
+    )
+    status = await apps.wait_status(
+        kube, namespace, "web", apps.all_of(apps.refreshed("paused"), apps.synced_at(repo.head()))
+    )
+    assert status["sync"]["status"] == "Synced"
+    assert await _selector_is(kube, namespace, {"app": "web"}) and await r.replicas(kube, namespace, "web") == 1
 
     await r.operate(kube, namespace, "web", ro.PROMOTE, "1")
     await r.wait_rollout(
@@ -107,5 +122,5 @@ async def _replicas_are(kube: KubeClient, namespace: str, count: int) -> bool:
     return await r.replicas(kube, namespace, "web") == count
 
 
-async def _selector_is(kube: KubeClient, namespace: str, app: str) -> bool:
-    return (await kube.get("v1", "Service", "web", namespace))["spec"]["selector"] == {"app": app}
+async def _selector_is(kube: KubeClient, namespace: str, selector: dict[str, str]) -> bool:
+    return bool((await kube.get("v1", "Service", "web", namespace))["spec"]["selector"] == selector)

@@ -8,6 +8,7 @@ from typing import Any
 
 from tests.support import apps
 from tests.support import rollouts as r
+from tests.support.rollouts import CANARY, PRIMARY
 
 from gitward.controller.manager import Controller
 from gitward.core import rollouts as ro
@@ -35,9 +36,9 @@ async def test_manual_blue_green_previews_then_promotes(
     assert paused["stableRevision"] == first["stableRevision"]
     assert await r.replicas(kube, namespace, "web") == 3  # the preview runs at full size
     preview = await kube.get("v1", "Service", "web-canary", namespace)
-    assert preview["spec"]["selector"] == {"app": "web"}
+    assert preview["spec"]["selector"] == CANARY
     apex = await kube.get("v1", "Service", "web", namespace)
-    assert apex["spec"]["selector"] == {"app": "web-primary"}  # clients stay on the old version
+    assert apex["spec"]["selector"] == PRIMARY  # clients stay on the old version
     await r.operate(kube, namespace, "web", ro.PROMOTE, "go")
     done = await r.wait_rollout(
         kube,
@@ -48,7 +49,7 @@ async def test_manual_blue_green_previews_then_promotes(
     assert done["history"][-1]["result"] == "Promoted"
     primary = await kube.get("apps/v1", "Deployment", "web-primary", namespace)
     assert primary["spec"]["template"]["spec"]["containers"][0]["image"] == "example.invalid/web:v2"
-    assert (await kube.get("v1", "Service", "web", namespace))["spec"]["selector"] == {"app": "web-primary"}
+    await apps.wait_for(lambda: _selector_is(kube, namespace, PRIMARY), message="Service web back to the primary")
     await apps.wait_for(lambda: _replicas_are(kube, namespace, 0), message="old pods scaled down")
 
 
@@ -67,3 +68,7 @@ async def test_automatic_blue_green_promotes_after_its_delay_and_keeps_the_previ
     assert done["history"][-1]["result"] == "Promoted" and done.get("scaleDownAt")
     assert await r.replicas(kube, namespace, "web") == 3  # kept for scaleDownDelaySeconds
     await apps.wait_for(lambda: _replicas_are(kube, namespace, 0), message="scaled down after the delay")
+
+
+async def _selector_is(kube: KubeClient, namespace: str, selector: dict[str, str]) -> bool:
+    return bool((await kube.get("v1", "Service", "web", namespace))["spec"]["selector"] == selector)

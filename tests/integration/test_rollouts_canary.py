@@ -12,6 +12,7 @@ from typing import Any
 
 from tests.support import apps
 from tests.support import rollouts as r
+from tests.support.rollouts import CANARY, PRIMARY
 
 from gitward.controller.manager import Controller
 from gitward.core import rollouts as ro
@@ -42,13 +43,13 @@ async def test_first_sight_moves_the_stable_version_to_the_primary(
     primary = await apps.wait_for(
         lambda: kube.get_or_none("apps/v1", "Deployment", "web-primary", namespace), message="primary"
     )
-    assert primary["spec"]["selector"]["matchLabels"] == {"app": "web-primary"}
+    assert primary["spec"]["selector"]["matchLabels"] == PRIMARY
     assert primary["spec"]["replicas"] == 2
     assert primary["metadata"]["annotations"][ro.REVISION_ANNOTATION] == status["stableRevision"]
-    await apps.wait_for(lambda: _selector_is(kube, namespace, {"app": "web-primary"}), message="Service to the primary")
+    await apps.wait_for(lambda: _selector_is(kube, namespace, PRIMARY), message="Service to the primary")
     await apps.wait_for(lambda: _replicas_are(kube, namespace, "web", 0), message="target scaled to 0")
     apex = await kube.get("v1", "Service", "web", namespace)
-    assert (await kube.get("v1", "Service", "web-canary", namespace))["spec"]["selector"] == {"app": "web"}
+    assert (await kube.get("v1", "Service", "web-canary", namespace))["spec"]["selector"] == CANARY
     assert (await kube.get("v1", "Service", "web-primary", namespace))["spec"]["ports"][0]["targetPort"] == 8080
     managers = {m["manager"] for m in apex["metadata"]["managedFields"]}
     assert ro.FIELD_MANAGER in managers
@@ -102,10 +103,8 @@ async def test_a_manual_pause_waits_for_promote(kube: KubeClient, namespace: str
     paused = await r.wait_rollout(kube, namespace, "web", r.phase("Paused"))
     assert (paused["currentStep"], paused["canaryWeight"]) == (1, 50)
     # no traffic routing: the Service reaches the pods of both versions (2 primary + ceil(50% of 2))
-    await apps.wait_for(
-        lambda: _selector_is(kube, namespace, {"gitward.dev/rollout": "web"}), message="Service to both"
-    )
-    both = {"web": 1, "web-primary": 2}
+    await apps.wait_for(lambda: _selector_is(kube, namespace, {"app": "web"}), message="Service to both")
+    both = {"canary": 1, "primary": 2}
     await apps.wait_for(lambda: _ready_pods_are(kube, namespace, both), message="pods of both versions")
     await r.operate(kube, namespace, "web", ro.PROMOTE, "1")
     done = await r.wait_rollout(
@@ -188,13 +187,13 @@ async def _ready_pods_are(kube: KubeClient, namespace: str, wanted: dict[str, in
 
 
 async def _ready_pods(kube: KubeClient, namespace: str) -> dict[str, int]:
-    """Running pods that the Service `web` selects, by their `app` label."""
-    pods, _ = await kube.list("v1", "Pod", namespace, label_selector="gitward.dev/rollout=web")
+    """Running pods that the Service `web` selects (app=web), by their track."""
+    pods, _ = await kube.list("v1", "Pod", namespace, label_selector="app=web")
     counts: dict[str, int] = {}
     for pod in pods:
         if pod.get("status", {}).get("phase") == "Running" and not pod["metadata"].get("deletionTimestamp"):
-            app = pod["metadata"]["labels"]["app"]
-            counts[app] = counts.get(app, 0) + 1
+            track = pod["metadata"]["labels"].get("gitward.dev/track", "")
+            counts[track] = counts.get(track, 0) + 1
     return counts
 
 

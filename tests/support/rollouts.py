@@ -14,6 +14,8 @@ from gitward.kube.client import KubeClient
 from tests.support.apps import wait_for
 
 Status = dict[str, Any]
+PRIMARY = {"app": "web", "gitward.dev/track": "primary"}  # the selector of web-primary and its Service
+CANARY = {"app": "web", "gitward.dev/track": "canary"}  # of web-canary: the target's pods
 SIM_PHASE = "nodesim.gitward.dev/phase"  # the node simulator gives pods with it that outcome
 
 

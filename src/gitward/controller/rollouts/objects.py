@@ -6,9 +6,12 @@ manager `gitward-rollout` (forced). Writes to objects an Application deploys car
 the rollout owns (the target's `spec.replicas`, `<service>`'s `spec.selector`, the HTTPRoute's
 rules), so the Application's own fields stay its own.
 
-The primary is a copy of the target with its own selector: every `matchLabels` value gets the
-suffix `-primary` (`app: web` → `app: web-primary`), so the primary's pods and the target's (the
-canary's) pods are told apart by the Services.
+The versions are told apart by one label, `gitward.dev/track`: the primary is a copy of the target
+whose selector and pods add `gitward.dev/track: primary`; the target's pod template gets
+`gitward.dev/track: canary` (a field of the rollout's, like its replicas). Git's own labels are never
+changed, so `<service>` can select the primary (`app: web` + track primary), the canary (+ track
+canary) or both versions (Git's selector alone, for replica-based traffic) without ever taking a
+value the Application sets.
 """
 
 from __future__ import annotations
@@ -23,18 +26,17 @@ from gitward.core.manifests import Manifest
 
 __all__ = [
     "RolloutObjectError",
+    "canary_selector",
     "primary",
     "revision_of",
-    "rollout_selector",
     "route_rules",
     "selector_of",
     "service",
     "target_fields",
 ]
 
-SUFFIX = "-primary"
-ROLLOUT_LABEL = "gitward.dev/rollout"
-"""On the pods of both versions (the primary's and the target's), for replica-based traffic."""
+TRACK_LABEL = "gitward.dev/track"
+"""`primary` on the primary's pods, `canary` on the target's (the rollout's own field of its template)."""
 
 
 class RolloutObjectError(ValueError):
@@ -43,35 +45,31 @@ class RolloutObjectError(ValueError):
 
 def revision_of(deployment: Manifest) -> str:
     """The revision of a Deployment's pod template: a short hash of `spec.template` (without the
-    rollout's own label, which the rollout adds)."""
+    track label, which the rollout adds)."""
     template = copy.deepcopy((deployment.get("spec") or {}).get("template") or {})
     labels = (template.get("metadata") or {}).get("labels")
     if isinstance(labels, dict):
-        labels.pop(ROLLOUT_LABEL, None)
+        labels.pop(TRACK_LABEL, None)
     return hashlib.sha256(json.dumps(template, sort_keys=True).encode()).hexdigest()[:10]
 
 
-def rollout_selector(rollout: Manifest) -> dict[str, str]:
-    """The label both versions' pods carry: `<service>` selects it to reach both."""
-    return {ROLLOUT_LABEL: str((rollout.get("metadata") or {}).get("name"))}
-
-
 def selector_of(deployment: Manifest) -> dict[str, str]:
+    """The target's `matchLabels` (as Git has them): a Service selecting them reaches both versions."""
     selector = (deployment.get("spec") or {}).get("selector") or {}
     if selector.get("matchExpressions"):
         raise RolloutObjectError("Deployment selectors with matchExpressions are not supported")
     labels = selector.get("matchLabels") or {}
     if not isinstance(labels, dict) or not labels:
         raise RolloutObjectError("the target Deployment has no spec.selector.matchLabels")
-    return {str(k): str(v) for k, v in labels.items()}
+    return {str(k): str(v) for k, v in labels.items() if k != TRACK_LABEL}
 
 
 def primary_selector(target: Manifest) -> dict[str, str]:
-    out = {}
-    for key, value in selector_of(target).items():
-        suffixed = f"{value[: 63 - len(SUFFIX)]}{SUFFIX}"
-        out[key] = suffixed
-    return out
+    return {**selector_of(target), TRACK_LABEL: "primary"}
+
+
+def canary_selector(target: Manifest) -> dict[str, str]:
+    return {**selector_of(target), TRACK_LABEL: "canary"}
 
 
 def _owner(rollout: Manifest) -> list[dict[str, Any]]:
@@ -94,7 +92,7 @@ def primary(spec: ro.RolloutSpec, rollout: Manifest, target: Manifest, revision:
     selector = primary_selector(target)
     template = copy.deepcopy((target.get("spec") or {}).get("template") or {})
     template_meta = template.setdefault("metadata", {})
-    template_meta["labels"] = {**(template_meta.get("labels") or {}), **selector, **rollout_selector(rollout)}
+    template_meta["labels"] = {**(template_meta.get("labels") or {}), **selector}
     labels = {k: v for k, v in (meta.get("labels") or {}).items() if not k.startswith("app.kubernetes.io/managed-by")}
     return {
         "apiVersion": "apps/v1",
@@ -111,13 +109,13 @@ def primary(spec: ro.RolloutSpec, rollout: Manifest, target: Manifest, revision:
 
 
 def target_fields(rollout: Manifest, target: Manifest, replicas: int) -> Manifest:
-    """The rollout's fields of the target: its replicas and the rollout's label on its pods."""
+    """The rollout's fields of the target: its replicas and the canary track label on its pods."""
     meta = target.get("metadata") or {}
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
         "metadata": {"name": meta.get("name"), "namespace": meta.get("namespace")},
-        "spec": {"replicas": replicas, "template": {"metadata": {"labels": rollout_selector(rollout)}}},
+        "spec": {"replicas": replicas, "template": {"metadata": {"labels": {TRACK_LABEL: "canary"}}}},
     }
 
 

@@ -268,8 +268,7 @@ class RolloutController:
             await self._apply(objects.primary(spec, rollout, target, revision, replicas))
         state = steps.world(spec, status, replicas, now)
         labels = ((target.get("spec") or {}).get("template") or {}).get("metadata", {}).get("labels") or {}
-        rollout_label = objects.rollout_selector(rollout)
-        labelled = all(labels.get(k) == v for k, v in rollout_label.items())
+        labelled = labels.get(objects.TRACK_LABEL) == "canary"
         have = int((target.get("spec") or {}).get("replicas", 1))
         # more canary pods before traffic moves to them; traffic away from them before fewer
         if have < state.canary_replicas or not labelled:
@@ -283,11 +282,11 @@ class RolloutController:
         namespace = str((rollout.get("metadata") or {}).get("namespace"))
         name = spec.service.name
         apex = await self.client.get_or_none("v1", "Service", name, namespace)
-        canary_selector = objects.selector_of(target)
+        canary_selector = objects.canary_selector(target)
         primary_selector = objects.primary_selector(target)
         for suffix, selector in (("-primary", primary_selector), ("-canary", canary_selector)):
             await self._apply(objects.service(spec, rollout, f"{name}{suffix}", selector, apex, owned=True))
-        choices = {"primary": primary_selector, "canary": canary_selector, "both": objects.rollout_selector(rollout)}
+        choices = {"primary": primary_selector, "canary": canary_selector, "both": objects.selector_of(target)}
         if apex is None or (apex.get("spec") or {}).get("selector") != choices[state.apex]:
             await self._apply(objects.service(spec, rollout, name, choices[state.apex], apex, owned=False))
         routing = spec.strategy.canary.traffic_routing if spec.strategy.canary is not None else None
