@@ -72,3 +72,29 @@ async def test_automatic_blue_green_promotes_after_its_delay_and_keeps_the_previ
 
 async def _selector_is(kube: KubeClient, namespace: str, selector: dict[str, str]) -> bool:
     return bool((await kube.get("v1", "Service", "web", namespace))["spec"]["selector"] == selector)
+
+
+async def test_a_failing_pre_promotion_analysis_rolls_back_without_switching(
+    kube: KubeClient, namespace: str, controller: Controller
+) -> None:
+    pod = {
+        "metadata": {"annotations": {r.SIM_PHASE: "Failed"}},
+        "spec": {"restartPolicy": "Never", "containers": [{"name": "smoke", "image": "example.invalid/smoke:1"}]},
+    }
+    template = {
+        "apiVersion": ro.API_VERSION,
+        "kind": "AnalysisTemplate",
+        "metadata": {"name": "smoke", "namespace": namespace},
+        "spec": {"metrics": [{"name": "smoke", "provider": {"job": {"spec": {"template": pod}}}}]},
+    }
+    await kube.create(template)
+    first = await _start(
+        kube, namespace, {"prePromotionAnalysis": {"templates": [{"name": "smoke"}]}, "autoPromotionSeconds": 0}
+    )
+    status = await r.wait_rollout(kube, namespace, "web", r.phase("Degraded"))
+    assert status["stableRevision"] == first["stableRevision"]
+    assert status["history"][-1]["result"] == "RolledBack" and "smoke/smoke" in status["history"][-1]["message"]
+    primary = await kube.get("apps/v1", "Deployment", "web-primary", namespace)
+    assert primary["spec"]["template"]["spec"]["containers"][0]["image"] == "example.invalid/web:v1"
+    await apps.wait_for(lambda: _selector_is(kube, namespace, PRIMARY), message="Service web on the primary")
+    await apps.wait_for(lambda: _replicas_are(kube, namespace, 0), message="preview scaled down")
