@@ -199,3 +199,25 @@ async def _ready_pods(kube: KubeClient, namespace: str) -> dict[str, int]:
 
 async def _selector_is(kube: KubeClient, namespace: str, selector: dict[str, str]) -> bool:
     return bool((await kube.get("v1", "Service", "web", namespace))["spec"]["selector"] == selector)
+
+
+async def test_deleting_a_rollout_gives_the_target_back(
+    kube: KubeClient, namespace: str, controller: Controller
+) -> None:
+    await _deliver(kube, namespace, MANUAL)
+    await apps.wait_for(lambda: _replicas_are(kube, namespace, "web", 0), message="target scaled to 0")
+    rollout = await kube.get(ro.API_VERSION, "Rollout", "web", namespace)
+    assert "gitward.dev/rollout-cleanup" in rollout["metadata"]["finalizers"]
+    await kube.delete(ro.API_VERSION, "Rollout", "web", namespace)
+    await apps.wait_for(lambda: _gone(kube, namespace), message="Rollout deleted")
+    assert await r.replicas(kube, namespace, "web") == 2  # the primary's size: clients are served by the target
+    assert (await kube.get("v1", "Service", "web", namespace))["spec"]["selector"] == {"app": "web"}
+    await apps.wait_for(lambda: _primary_gone(kube, namespace), message="primary garbage-collected")
+
+
+async def _gone(kube: KubeClient, namespace: str) -> bool:
+    return await kube.get_or_none(ro.API_VERSION, "Rollout", "web", namespace) is None
+
+
+async def _primary_gone(kube: KubeClient, namespace: str) -> bool:
+    return await kube.get_or_none("apps/v1", "Deployment", "web-primary", namespace) is None

@@ -29,7 +29,7 @@ from pydantic import ValidationError
 from gitward.controller import celeval, events, metrics
 from gitward.controller.informers import Informer
 from gitward.controller.queueing import WorkQueue
-from gitward.controller.rollouts import measuring, objects, steps
+from gitward.controller.rollouts import measuring, objects, releasing, steps
 from gitward.controller.rollouts.providers import Providers
 from gitward.core import rollouts as ro
 from gitward.core.logging import get_logger
@@ -141,9 +141,14 @@ class RolloutController:
             spec = ro.RolloutSpec.model_validate(rollout.get("spec") or {})
         except ValidationError as exc:
             problem = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()[:5])
+            if (rollout.get("metadata") or {}).get("deletionTimestamp"):  # nothing to give back by this spec
+                await self._drop_finalizer(rollout)
+                return None
             await self._write(
                 rollout, status, {**status, "phase": "Degraded", "message": f"invalid spec: {problem}"[:1024]}
             )
+            return None
+        if await self._finalize(rollout, spec):
             return None
         now = dt.datetime.now(dt.UTC)
         templates = self._templates(namespace)
@@ -174,6 +179,32 @@ class RolloutController:
                 )
                 return None
         return _next_check(new, now)
+
+    async def _finalize(self, rollout: Manifest, spec: ro.RolloutSpec) -> bool:
+        """Keep the finalizer on a live Rollout; give the target back from a deleted one (True: done)."""
+        meta = rollout.get("metadata") or {}
+        finalizers = list(meta.get("finalizers") or [])
+        name, namespace = str(meta.get("name")), str(meta.get("namespace"))
+        if not meta.get("deletionTimestamp"):
+            if releasing.FINALIZER not in finalizers:
+                patch = {
+                    "metadata": {
+                        "finalizers": [*finalizers, releasing.FINALIZER],
+                        "resourceVersion": meta.get("resourceVersion"),
+                    }
+                }
+                await self.client.patch(ro.API_VERSION, "Rollout", name, namespace, patch)
+            return False
+        if releasing.FINALIZER in finalizers:
+            await releasing.release(self.client, spec, namespace)
+            await self._drop_finalizer(rollout)
+        return True
+
+    async def _drop_finalizer(self, rollout: Manifest) -> None:
+        meta = rollout.get("metadata") or {}
+        kept = [f for f in meta.get("finalizers") or [] if f != releasing.FINALIZER]
+        patch = {"metadata": {"finalizers": kept or None, "resourceVersion": meta.get("resourceVersion")}}
+        await self.client.patch(ro.API_VERSION, "Rollout", str(meta.get("name")), str(meta.get("namespace")), patch)
 
     def _templates(self, namespace: str) -> dict[str, ro.AnalysisTemplateSpec | str]:
         out: dict[str, ro.AnalysisTemplateSpec | str] = {}
