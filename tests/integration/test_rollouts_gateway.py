@@ -85,6 +85,9 @@ async def test_canary_weights_move_on_the_httproute(
     route = await kube.get(ROUTE_API, "HTTPRoute", "web", namespace)
     assert route["spec"]["hostnames"] == ["web.example.com"]  # the rest of the route is left alone
     assert ro.FIELD_MANAGER in {m["manager"] for m in route["metadata"]["managedFields"]}
+    # deleting the Rollout sends the route's traffic to the Service itself again
+    await kube.delete(ro.API_VERSION, "Rollout", "web", namespace)
+    await apps.wait_for(lambda: _weights_are(kube, namespace, {"web": 1}), message="route back to the Service")
 
 
 async def _weights_are(kube: KubeClient, namespace: str, wanted: dict[str, int]) -> bool:

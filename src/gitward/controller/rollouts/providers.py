@@ -33,6 +33,8 @@ MAX_RESPONSE = 1024 * 1024
 """Bytes read from a Prometheus or web response; a longer one is inconclusive."""
 PROMETHEUS_TIMEOUT = 10.0
 JOB_LABEL = "gitward.dev/rollout"
+JOB_DEADLINE = 600
+"""`activeDeadlineSeconds` of an analysis Job whose spec sets none."""
 
 
 class ProviderError(Exception):
@@ -124,6 +126,7 @@ class Providers:
         if live is None:
             job_spec = dict(spec.spec)
             job_spec.setdefault("backoffLimit", 0)
+            job_spec.setdefault("activeDeadlineSeconds", JOB_DEADLINE)  # a Job that never ends fails
             job = {
                 "apiVersion": "batch/v1",
                 "kind": "Job",
