@@ -20,6 +20,7 @@ from tests.support import apps
 from tests.support import rollouts as r
 from tests.support.prometheus import ERROR_RATIO, Prometheus, running_prometheus
 
+from gitward.controller import metrics
 from gitward.controller.manager import Controller
 from gitward.core import rollouts as ro
 from gitward.kube.client import KubeClient
@@ -103,8 +104,11 @@ async def test_prometheus_analysis_of_a_good_canary_promotes(
     prometheus.exporter.serve("canary", requests=200, errors=1)
     prometheus.exporter.serve("primary", requests=200, errors=100)  # the primary's errors do not count
     await apps.wait_for(prometheus.scraped, message="first scrape")
+    before = metrics.REGISTRY.get_sample_value("gitward_analysis_runs_total", {"result": "successful"}) or 0
     first = await _start(kube, namespace, _template(namespace, _prometheus_metric(prometheus)))
     done = await r.wait_rollout(kube, namespace, "web", _promoted(first))
+    after = metrics.REGISTRY.get_sample_value("gitward_analysis_runs_total", {"result": "successful"}) or 0
+    assert after - before >= 2  # count: 2 measurements
     [entry] = [a for a in done["analysis"] if a["metric"] == "error-rate"]
     assert entry["phase"] == "Successful" and float(entry["value"]) == pytest.approx(0.005)
 

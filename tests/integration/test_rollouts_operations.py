@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from tests.conftest import ClusterUnderTest
-from tests.support import http_api
+from tests.support import apps, http_api
 from tests.support import rollouts as r
 from tests.support.cli import gitward
 
@@ -46,7 +46,8 @@ async def test_cli_lists_promotes_fully_aborts_and_retries(
     kube: KubeClient, namespace: str, controller: Controller, test_cluster: ClusterUnderTest
 ) -> None:
     paused = await _paused_rollout(kube, namespace)
-    assert _phase_metric(namespace, "Paused") == 1 and _phase_metric(namespace, "Healthy") == 0
+    await apps.wait_for(lambda: _phase_metric(namespace, "Paused") == 1, message="gitward_rollout_phase Paused")
+    assert _phase_metric(namespace, "Healthy") == 0
 
     async def cli(*args: str) -> Any:
         return await gitward("rollout", *args, "--kubeconfig", test_cluster.kubeconfig, "-n", namespace)
