@@ -123,7 +123,9 @@ async def test_prometheus_analysis_of_a_bad_canary_rolls_back(
     assert status["stableRevision"] == first["stableRevision"] and status["canaryWeight"] == 0
     [entry] = [a for a in status["analysis"] if a["metric"] == "error-rate"]
     assert entry["phase"] == "Failed" and float(entry["value"]) == pytest.approx(0.3)
-    assert "RolledBack" in {e["reason"] for e in await r.events_of(kube, namespace, "web")}
+    await apps.wait_for(
+        lambda: r.has_event(kube, namespace, "web", "RolledBack", "Warning"), message="RolledBack Event"
+    )
 
 
 async def test_background_analysis_fails_a_canary_during_its_steps(

@@ -75,6 +75,7 @@ async def test_a_good_canary_is_promoted(kube: KubeClient, namespace: str, contr
     assert [(h["revision"], h["result"]) for h in done["history"]] == [(running["canaryRevision"], "Promoted")]
     assert await _image(kube, namespace, "web-primary") == "example.invalid/web:v2"
     await apps.wait_for(lambda: _replicas_are(kube, namespace, "web", 0), message="canary scaled to 0")
+    await apps.wait_for(lambda: r.has_event(kube, namespace, "web", "Promoted"), message="Promoted Event")
     reasons = {e["reason"] for e in await r.events_of(kube, namespace, "web")}
     assert {"RolloutStarted", "Promoted"} <= reasons
 
@@ -90,8 +91,9 @@ async def test_a_canary_that_never_becomes_ready_is_rolled_back_at_the_deadline(
     assert status["history"][-1]["revision"] != first["stableRevision"]
     assert await _image(kube, namespace, "web-primary") == "example.invalid/web:v1"  # untouched
     await apps.wait_for(lambda: _replicas_are(kube, namespace, "web", 0), message="canary scaled to 0")
-    warnings = [e for e in await r.events_of(kube, namespace, "web") if e["type"] == "Warning"]
-    assert any(e["reason"] == "RolledBack" for e in warnings)
+    await apps.wait_for(
+        lambda: r.has_event(kube, namespace, "web", "RolledBack", "Warning"), message="RolledBack Event"
+    )
     # a new revision starts a new rollout; until then the rolled-back one stays Degraded
     await r.set_version(kube, namespace, "v3")
     await r.wait_rollout(kube, namespace, "web", r.phase("Paused"))

@@ -122,3 +122,9 @@ async def events_of(kube: KubeClient, namespace: str, name: str) -> list[dict[st
         for e in items
         if (e.get("involvedObject") or {}).get("kind") == "Rollout" and e["involvedObject"].get("name") == name
     ]
+
+
+async def has_event(kube: KubeClient, namespace: str, name: str, reason: str, type_: str = "") -> bool:
+    """The Rollout has an Event with `reason` (and `type_`, when given)."""
+    found = await events_of(kube, namespace, name)
+    return any(e["reason"] == reason and type_ in ("", e["type"]) for e in found)
