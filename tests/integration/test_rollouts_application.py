@@ -116,6 +116,8 @@ async def test_an_application_deploying_deployment_service_and_rollout_does_not_
     primary = await kube.get("apps/v1", "Deployment", "web-primary", namespace)
     assert primary["spec"]["template"]["spec"]["containers"][0]["image"] == "example.invalid/web:v2"
     assert "gitward.dev/tracking-id" not in (primary["metadata"].get("annotations") or {})  # not the Application's
+    node = next(r for r in status["resources"] if r["kind"] == "Rollout")
+    assert node["health"]["status"] == "Healthy"
 
 
 async def _replicas_are(kube: KubeClient, namespace: str, count: int) -> bool:
