@@ -7,8 +7,9 @@
    changed object.
 5. out-of-band edit → reverted: a merge patch by another field manager on a managed ConfigMap
    (selfHeal, interval 10m), timed from sending the edit to the watch event of the reverted value.
-   Edits go round-robin over 5 Applications, 3 s apart, so that no Application sees 3 edits within
-   30 s, which the controller's fight guard (back off from another writer) would rightly slow down.
+   Edits go round-robin over 5 Applications, 3 s apart, each to a different object: the fight guard
+   counts corrections per object (an object changed back repeatedly by the same other writer is a
+   fight and is backed off from; edits of different objects never are), so no edit here is held.
 """
 
 from __future__ import annotations

@@ -53,6 +53,7 @@ async def test_manual_sync_and_sync_of_a_revision(
         status = await apps.wait_status(kube, namespace, "web", apps.synced_at(second))
         assert await value(kube, namespace) == "2"
         assert (status["history"][-1]["initiatedBy"], status["history"][-1]["message"]) == ("manual", "two")
+        assert status["history"][-1]["initiator"] == "admin-user"  # the API token's name
         assert status["lastHandledSync"] == body["request"]
 
         resp = await http.post(f"/api/v1/applications/{namespace}/web/sync", json={"revision": first, "prune": True})

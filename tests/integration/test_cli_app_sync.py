@@ -48,6 +48,10 @@ async def test_sync_wait_succeeds_then_fails_on_a_revision_that_does_not_validat
     assert request["initiatedBy"] == "manual"
     assert app["status"]["lastHandledSync"] == app["metadata"]["annotations"]["gitward.dev/sync"]
     assert app["status"]["history"][-1]["initiatedBy"] == "manual"
+    # who: the user the API server authenticated the CLI as (SelfSubjectReview), or on servers
+    # without it, the field manager that wrote the annotation
+    assert app["status"]["history"][-1]["initiator"] in (request.get("initiator"), "gitward-operations")
+    assert app["status"]["history"][-1]["initiator"]
 
     repo.branch("broken")
     repo.switch("broken")

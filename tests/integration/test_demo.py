@@ -3,6 +3,7 @@ git daemon that accepts pushes, and the demo Applications sync on the real contr
 
 from __future__ import annotations
 
+import copy
 import subprocess
 from pathlib import Path
 
@@ -10,6 +11,7 @@ from tests.support import apps
 
 from gitward import rendering
 from gitward.cli import demo
+from gitward.controller import celeval
 from gitward.controller.manager import Controller
 from gitward.core.applications import Source
 from gitward.devcluster import processes
@@ -19,7 +21,30 @@ from gitward.kube.client import KubeClient
 def test_every_demo_application_renders() -> None:
     for _, path, _ in demo.APPS:
         objs = rendering.render(demo.DEMO_REPO, Source(repoURL="git://demo", path=path))
-        assert {o.manifest["kind"] for o in objs} >= {"Deployment", "Service", "ConfigMap"}
+        kinds = {o.manifest["kind"] for o in objs}
+        assert kinds == {"Policy"} if path == "platform" else kinds >= {"Deployment", "Service", "ConfigMap"}
+
+
+def test_the_demo_policy_passes_the_demo_and_refuses_latest() -> None:
+    [policy] = rendering.render(demo.DEMO_REPO, Source(repoURL="git://demo", path="platform"))
+    expression = policy.manifest["spec"]["validations"][0]["expression"]
+    deployments = [
+        o.manifest
+        for _, path, _ in demo.APPS
+        for o in rendering.render(demo.DEMO_REPO, Source(repoURL="git://demo", path=path))
+        if o.manifest["kind"] == "Deployment"
+    ]
+    latest = copy.deepcopy(deployments[0])
+    latest["spec"]["template"]["spec"]["containers"][0]["image"] = "registry.example.com/guestbook:latest"
+    untagged = copy.deepcopy(deployments[0])
+    untagged["spec"]["template"]["spec"]["containers"][0]["image"] = "registry.example.com/guestbook"
+    evaluator = celeval.Evaluator()
+    try:
+        items = [celeval.Item({"object": d, "oldObject": None}, (0,)) for d in [*deployments, latest, untagged]]
+        results = [r[0] for r in evaluator.run([expression], items)]
+    finally:
+        evaluator.close()
+    assert [(r.value, r.error) for r in results] == [(True, "")] * len(deployments) + [(False, "")] * 2
 
 
 async def test_demo_repository_served_and_synced(

@@ -221,7 +221,8 @@ def sync(
 
     async def work(client: KubeClient) -> waiting.Progress | None:
         await sessions.get_application(client, namespace, name)
-        request = await operations.request_sync(client, namespace, name, revision, prune)
+        who = await operations.whoami(client)
+        request = await operations.request_sync(client, namespace, name, revision, prune, initiator=who)
         what = f" of {revision}" if revision else ""
         _print(f"sync{what} requested for Application {namespace}/{name}")
         if not wait:
@@ -270,7 +271,7 @@ def rollback(
     async def work(client: KubeClient) -> waiting.Progress | None:
         found = await sessions.get_application(client, namespace, name)
         try:
-            request = await operations.rollback(client, namespace, name, history_id)
+            request = await operations.rollback(client, namespace, name, history_id, await operations.whoami(client))
         except operations.OperationError as exc:
             raise sessions.CliError(str(exc)) from None
         entry = next((h for h in views.history_of(found) if h.get("id") == history_id), {})

@@ -287,7 +287,7 @@ def history_table(entries: Iterable[dict[str, Any]]) -> Table:
             first_line(entry.get("message")) or "-",
             timestamp(entry.get("committedAt")),
             timestamp(entry.get("deployedAt")),
-            str(entry.get("initiatedBy") or "-"),
+            " ".join(str(v) for v in (entry.get("initiatedBy") or "-", entry.get("initiator")) if v),
             styled(entry.get("result"), RESULT_STYLES),
         )
     return table

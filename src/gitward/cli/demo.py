@@ -35,6 +35,7 @@ APPS = [
     ("guestbook", "apps/guestbook", "guestbook"),
     ("podinfo-dev", "apps/podinfo/overlays/dev", "podinfo-dev"),
     ("podinfo-prod", "apps/podinfo/overlays/prod", "podinfo-prod"),
+    ("platform", "platform", "gitward"),  # the Policies, deployed like any application
 ]
 
 

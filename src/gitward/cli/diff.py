@@ -36,7 +36,7 @@ from gitward.core import applications as apps
 from gitward.core.manifests import Manifest, ObjectRef
 from gitward.devcluster import assets
 from gitward.kube.client import KubeClient
-from gitward.planning import comparing, conflicts, diffing, inventory, normalizing, prune
+from gitward.planning import comparing, conflicts, diffing, hooks, ignoring, inventory, normalizing, prune
 from gitward.server import diffs
 from gitward.sourcing import Credentials, Fetcher, Revision
 
@@ -141,7 +141,9 @@ def decide(target: Target, desired: list[Manifest], live: Mapping[ObjectRef, Man
     """The objects a sync would change, from plain data: each desired object against its live
     counterpart in `live` (missing: not live), then the prune candidates that are live and not
     protected from pruning."""
-    found = [_compare(target, obj, live.get(ObjectRef.of(obj))) for obj in desired]
+    rules = ignoring.rules_of(target.spec)
+    _, desired = hooks.split(desired)  # hooks run around a sync, they are never applied
+    found = [_compare(target, obj, live.get(ObjectRef.of(obj)), rules) for obj in desired]
     prunes = [
         ObjectDiff(ref, "prune", "no longer rendered from Git", diffing.unified(None, obj))
         for _, ref in prune_candidates(target, desired)
@@ -150,8 +152,11 @@ def decide(target: Target, desired: list[Manifest], live: Mapping[ObjectRef, Man
     return [d for d in found if d is not None] + prunes
 
 
-def _compare(target: Target, desired: Manifest, live: Manifest | None) -> ObjectDiff | None:
+def _compare(
+    target: Target, desired: Manifest, live: Manifest | None, rules: tuple[ignoring.Rule, ...] = ()
+) -> ObjectDiff | None:
     ref = ObjectRef.of(desired)
+    desired = ignoring.strip(desired, live, *ignoring.applies_to(rules, ref))  # spec.ignoreDifferences
     owner = conflicts.other_owner(live, target.namespace, target.name) if live is not None else None
     if owner is not None:
         return ObjectDiff(ref, "conflict", f"already managed by Application {owner}", "")

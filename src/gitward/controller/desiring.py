@@ -11,6 +11,7 @@ A refused render is never remembered as the desired state: the next reconcile ch
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import time
 
@@ -27,7 +28,7 @@ from gitward.core.logging import get_logger
 from gitward.core.manifests import Manifest, ObjectRef
 from gitward.kube import errors as kube_errors
 from gitward.kube.client import KubeClient
-from gitward.planning import normalizing, projects
+from gitward.planning import normalizing, projects, windows
 from gitward.sourcing import Credentials, Revision, verification
 
 __all__ = ["DesiredState", "needs_source_check"]
@@ -67,12 +68,26 @@ class DesiredState:
         p.memory.desired_key = key if complete else ()  # only a render that passed every check
         return p.desired
 
+    def sync_windows(self, p: Pass, now: dt.datetime) -> windows.State:
+        """Whether the Project's sync windows let `p` sync now (SPEC §13); a window that does not
+        parse blocks nothing and is named in the message."""
+        project = self._project(p.spec.project)
+        found, problems = windows.parse((project or {}).get("spec"))
+        state = windows.state(found, p.name, now)
+        if problems:
+            note = f"Project {p.spec.project}: " + "; ".join(problems[:3])
+            return dataclasses.replace(state, message=f"{state.message}; {note}" if state.message else note)
+        return state
+
+    def _project(self, name: str) -> Manifest | None:
+        if self.projects is None:
+            return None
+        return self.projects.get(ObjectRef(apps.API_GROUP, "Project", self.projects.namespace or "", name))
+
     def _project_bounds(self, p: Pass) -> projects.Bounds:
         """The Application's Project bounds; source and destination are checked here, before any fetch."""
         name = p.spec.project
-        project = None
-        if self.projects is not None:
-            project = self.projects.get(ObjectRef(apps.API_GROUP, "Project", self.projects.namespace or "", name))
+        project = self._project(name)
         if project is None and name != projects.DEFAULT:
             raise ValidationError(f"Project {name} not found", reason="ProjectNotFound")
         bounds = projects.ALLOW_ALL if project is None else projects.Bounds.from_spec(project.get("spec"))

@@ -104,9 +104,12 @@ class Informer:
             except errors.APIGoneError:
                 continue
             except errors.KubeError as exc:
+                # said once per distinct error, not every 10 s: a controller that may not list a kind
+                # (tenant mode reads as each Application's ServiceAccount) is not failing
+                report = log.warning if exc.message != self.failed else log.debug
                 self.failed = exc.message
                 self.synced.set()  # readers must not wait forever on a kind that cannot be listed
-                log.warning("informer list/watch failed", kind=self.kind, error=exc.message)
+                report("informer list/watch failed", kind=self.kind, error=exc.message)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 10.0)
 

@@ -14,7 +14,11 @@ import secrets
 from typing import Any
 
 from gitward.core import applications as apps
+from gitward.kube import errors
 from gitward.kube.client import KubeClient
+
+FIELD_MANAGER = "gitward-operations"
+"""The field manager of the annotations written here (the initiator when a request names none)."""
 
 
 class OperationError(Exception):
@@ -27,7 +31,19 @@ def _stamp() -> str:
 
 async def _annotate(client: KubeClient, namespace: str, name: str, annotations: dict[str, str]) -> dict[str, Any]:
     patch = {"metadata": {"annotations": annotations}}
-    return await client.patch(apps.API_VERSION, "Application", name, namespace, patch)
+    return await client.patch(apps.API_VERSION, "Application", name, namespace, patch, field_manager=FIELD_MANAGER)
+
+
+async def whoami(client: KubeClient) -> str:
+    """The user the Kubernetes API server authenticates `client` as (a SelfSubjectReview, GA since
+    1.28), or "" when it cannot say: the CLI records it as the initiator of what it asks for."""
+    review = {"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview", "metadata": {}}
+    try:
+        answer = await client.create(review)
+    except errors.KubeError:
+        return ""
+    user = ((answer.get("status") or {}).get("userInfo") or {}).get("username")
+    return user[:128] if isinstance(user, str) and user.isprintable() else ""
 
 
 async def request_refresh(client: KubeClient, namespace: str, name: str, initiated_by: str = "manual") -> str:
@@ -37,9 +53,14 @@ async def request_refresh(client: KubeClient, namespace: str, name: str, initiat
     return value
 
 
-def sync_request(revision: str = "", prune: bool | None = None, initiated_by: str = "manual") -> str:
-    """The JSON of a `gitward.dev/sync` annotation; a nonce makes each request a new value."""
+def sync_request(
+    revision: str = "", prune: bool | None = None, initiated_by: str = "manual", initiator: str = ""
+) -> str:
+    """The JSON of a `gitward.dev/sync` annotation; a nonce makes each request a new value.
+    `initiator` names who asked (an API token's name, a dashboard user, a kubeconfig user)."""
     body: dict[str, Any] = {"initiatedBy": initiated_by, "requestedAt": _stamp(), "nonce": secrets.token_hex(4)}
+    if initiator:
+        body["initiator"] = initiator[:128]
     if revision:
         body["revision"] = revision
     if prune is not None:
@@ -54,9 +75,10 @@ async def request_sync(
     revision: str = "",
     prune: bool | None = None,
     initiated_by: str = "manual",
+    initiator: str = "",
 ) -> str:
     """Ask for a sync (optionally of `revision`, optionally pruning); return the annotation value."""
-    value = sync_request(revision, prune, initiated_by)
+    value = sync_request(revision, prune, initiated_by, initiator)
     await _annotate(client, namespace, name, {apps.SYNC: value})
     return value
 
@@ -65,7 +87,7 @@ async def set_suspend(client: KubeClient, namespace: str, name: str, suspend: bo
     await client.patch(apps.API_VERSION, "Application", name, namespace, {"spec": {"suspend": suspend}})
 
 
-async def rollback(client: KubeClient, namespace: str, name: str, history_id: int) -> str:
+async def rollback(client: KubeClient, namespace: str, name: str, history_id: int, initiator: str = "") -> str:
     """Sync the revision of history entry `history_id` and suspend automated sync until resumed
     (as Argo CD does); return the sync annotation value."""
     app = await client.get(apps.API_VERSION, "Application", name, namespace)
@@ -75,4 +97,6 @@ async def rollback(client: KubeClient, namespace: str, name: str, history_id: in
         known = ", ".join(str(h.get("id")) for h in entries if isinstance(h, dict)) or "none"
         raise OperationError(f"Application {namespace}/{name} has no history entry {history_id} (known: {known})")
     await set_suspend(client, namespace, name, True)
-    return await request_sync(client, namespace, name, str(entry["revision"]), prune=True, initiated_by="rollback")
+    return await request_sync(
+        client, namespace, name, str(entry["revision"]), prune=True, initiated_by="rollback", initiator=initiator
+    )

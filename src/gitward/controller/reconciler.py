@@ -10,9 +10,11 @@ deployed because nothing is written before validation passed.
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import pydantic
 
@@ -20,6 +22,7 @@ from gitward.controller import events, fights, finalizing, metrics, triggers
 from gitward.controller.clusters import Clusters, Target
 from gitward.controller.context import Memory, Pass
 from gitward.controller.desiring import DesiredState, needs_source_check
+from gitward.controller.hooks import HookRun, sync_with_hooks
 from gitward.controller.impersonation import Impersonation
 from gitward.controller.informers import Informer, InformerSet
 from gitward.controller.sources import Sources
@@ -31,6 +34,7 @@ from gitward.core.logging import get_logger
 from gitward.core.manifests import Manifest
 from gitward.kube import errors as kube_errors
 from gitward.kube.client import KubeClient
+from gitward.planning import hooks as hook_plan
 from gitward.planning import ignoring, inventory
 from gitward.sourcing import Revision
 
@@ -110,14 +114,31 @@ class Reconciler:
         if p.full:
             p.memory.checked_at = time.monotonic()
         p.memory.desired, p.memory.effective = desired, []
+        hooks, p.desired = hook_plan.split(desired)  # hooks run around a sync operation, never applied with it
         retry_allowed = p.memory.retries < p.spec.sync_policy.retry.limit
         decision = triggers.decide(p.spec, p.app.get("status") or {}, revision.sha, p.why, retry_allowed)
-        outcome = await self._sync(p, target, revision, decision)
+        decision = self._within_sync_windows(p, decision)
+        outcome = await self._sync(p, target, revision, decision, hooks)
         return await self._report(p, target, revision, outcome, decision)
 
-    async def _sync(self, p: Pass, target: Target, revision: Revision, decision: triggers.Decision) -> SyncOutcome:
+    def _within_sync_windows(self, p: Pass, decision: triggers.Decision) -> triggers.Decision:
+        """Hold a write outside the Project's sync windows (a sync already under way continues)."""
+        running = ((p.app.get("status") or {}).get("operationState") or {}).get("phase") == "Running"
+        if not decision.write or running:
+            return decision
+        state = self.desired.sync_windows(p, datetime.now(UTC))
+        manual = p.why.sync is not None
+        if state.manual if manual else state.automated:
+            return decision
+        opens = f"; the next window opens at {state.next_open:%Y-%m-%dT%H:%M:%SZ}" if state.next_open else ""
+        what = "manual sync" if manual else "automated sync"
+        return dataclasses.replace(decision, write=False, held=f"{what} held by {state.message}{opens}")
+
+    async def _sync(
+        self, p: Pass, target: Target, revision: Revision, decision: triggers.Decision, hooks: list[hook_plan.Hook]
+    ) -> SyncOutcome:
         client = self.impersonation.client(p.spec, p.namespace, target.client)
-        syncer = Syncer(client, target.informers, p.namespace, p.name, target.fingerprints, _ignore_rules(p.spec))
+        syncer = Syncer(client, target.informers, p.namespace, p.name, target.fingerprints, ignoring.rules_of(p.spec))
         try:
             if decision.write and p.spec.sync_policy.option("CreateNamespace") == "true":
                 await _create_namespace(client, p.spec.destination.namespace)
@@ -126,9 +147,15 @@ class Reconciler:
             async def persist(entries: list[inventory.Entry]) -> None:
                 await self.status.persist_inventory(p.app, entries, revision)
 
-            outcome = await syncer.sync(
-                p.desired, old_inventory, _policy(decision, p.memory.fight_guard, _replace_all(p.spec)), persist
-            )
+            policy = _policy(decision, p.memory.fight_guard, _replace_all(p.spec))
+
+            async def sync(write: bool) -> SyncOutcome:
+                chosen = policy if write else dataclasses.replace(policy, write=False, prune=False)
+                return await syncer.sync(p.desired, old_inventory, chosen, persist)
+
+            operation = decision.write and not decision.heal_only
+            run = HookRun.of(client, hooks, p.app.get("status") or {}, revision.sha) if hooks and operation else None
+            outcome = await sync_with_hooks(run, sync)
             p.memory.effective = outcome.effective
             return outcome
         except kube_errors.APIForbiddenError as exc:
@@ -201,13 +228,6 @@ def _policy(decision: triggers.Decision, guard: fights.FightGuard, replace: bool
 def _replace_all(spec: apps.ApplicationSpec) -> bool:
     """syncOptions `Replace=true` / `Force=true`: any object may be deleted and re-created."""
     return any((spec.sync_policy.option(name) or "").lower() == "true" for name in ("Replace", "Force"))
-
-
-def _ignore_rules(spec: apps.ApplicationSpec) -> tuple[ignoring.Rule, ...]:
-    return tuple(
-        ignoring.Rule(d.kind, d.group, d.name, d.namespace, d.json_pointers, d.managed_fields_managers)
-        for d in spec.ignore_differences
-    )
 
 
 async def _create_namespace(client: KubeClient, name: str) -> None:

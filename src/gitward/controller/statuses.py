@@ -139,7 +139,14 @@ class StatusWriter:
         }
         if p.full or outcome.wrote or why.sync or why.refresh:
             status["reconciledAt"] = now
-        operated = bool(why.sync) or outcome.wrote or bool(outcome.failed) or _pruned(outcome) or bool(outcome.waiting)
+        operated = (
+            bool(why.sync)
+            or outcome.wrote
+            or bool(outcome.failed)
+            or _pruned(outcome)
+            or bool(outcome.waiting)
+            or bool(outcome.hook_run)  # the hooks of an operation ran, or it just finished with them
+        )
         if operated:
             status["operationState"] = _operation(old, revision, outcome, decision, now)
         if sync == reporting.SYNCED and not outcome.failed:
@@ -147,10 +154,17 @@ class StatusWriter:
         if operated and not outcome.waiting and not decision.heal_only:
             result = "Failed" if outcome.failed else "Succeeded"
             entry = history.Deployment(
-                revision.sha, revision.author, revision.message, revision.committed_at, now, why.initiated_by, result
+                revision.sha,
+                revision.author,
+                revision.message,
+                revision.committed_at,
+                now,
+                why.initiated_by,
+                result,
+                why.initiator,
             )
             status["history"] = history.append(old.get("history"), entry, p.spec.revision_history_limit)
-        wanted = _conditions(sync, app_health.status.value, outcome)
+        wanted = _conditions(sync, app_health.status.value, outcome, decision.held)
         fought = p.memory.fight_guard.fights()
         status["conditions"] = conditions.apply(old.get("conditions"), wanted + _fight_condition(wanted, fought), now)
         _handled(app, status)
@@ -256,7 +270,7 @@ def _operation(
     else:
         phase, message = "Succeeded", _summary(outcome)
     changes = (c.as_status() for c in outcome.changes + outcome.invalid)
-    return {
+    state = {
         "phase": phase,
         "startedAt": started,
         "finishedAt": "" if phase == "Running" else now,
@@ -265,6 +279,9 @@ def _operation(
         "prune": decision.prune,
         "syncResult": compaction.sync_result(revision.sha, changes),
     }
+    if outcome.hook_run:
+        state["hookRun"], state["hooks"] = outcome.hook_run, outcome.hooks[:100]
+    return state
 
 
 def _summary(outcome: SyncOutcome) -> str:
@@ -275,8 +292,10 @@ def _summary(outcome: SyncOutcome) -> str:
     return "successfully synced" + (f" ({', '.join(parts)})" if parts else " (no changes)")
 
 
-def _conditions(sync: str, health: str, outcome: SyncOutcome) -> list[conditions.Condition]:
+def _conditions(sync: str, health: str, outcome: SyncOutcome, held: str = "") -> list[conditions.Condition]:
     wanted: list[conditions.Condition] = []
+    if held and sync != reporting.SYNCED:
+        wanted.append(conditions.Condition("SyncWindow", True, "SyncWindowClosed", held))
     if outcome.invalid:
         message = "; ".join(c.message for c in outcome.invalid[:5])
         wanted.append(conditions.Condition("ValidationError", True, "ValidationFailed", message))

@@ -50,6 +50,8 @@ class SyncOutcome:
     out_of_sync: dict[ObjectRef, str] = field(default_factory=dict)
     """Every object found out of sync (written or not) → for the drift of an object in
     `Policy.name_writers`, the field manager that changed it last (before any write); else ""."""
+    hook_run: str = ""  # the sync operation's hooks (controller.hooks): its id ...
+    hooks: list[dict[str, str]] = field(default_factory=list)  # ... and each hook's result so far
     effective: list[Manifest] = field(default_factory=list)
     """The desired objects as compared and written: without the fields `ignoreDifferences` ignores."""
 

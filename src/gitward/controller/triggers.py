@@ -22,6 +22,7 @@ class SyncRequest:
     prune: bool | None = None
     initiated_by: str = "manual"
     error: str = ""
+    initiator: str = ""  # who asked, as the request says (API token, dashboard user, kubeconfig user)
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,15 @@ class Triggers:
     sync: SyncRequest | None  # a new sync request
     spec_changed: bool  # generation differs from status.observedGeneration
     refreshed_by: str = ""  # an in-process refresh (webhook, API) and who asked
+    annotation_writer: str = ""  # the field manager that last wrote the sync annotation
+
+    @property
+    def initiator(self) -> str:
+        """Who asked for this reconcile's sync, when known: the request's `initiator`, else the field
+        manager that wrote the sync annotation (`Triggers.annotation_writer`)."""
+        if self.sync is None:
+            return ""
+        return self.sync.initiator or self.annotation_writer
 
     @property
     def initiated_by(self) -> str:
@@ -48,7 +58,20 @@ def of(app: dict[str, Any], refreshed_by: str = "") -> Triggers:
     raw_sync = str(annotations.get(SYNC) or "")
     sync = parse_sync(raw_sync) if raw_sync and raw_sync != status.get("lastHandledSync") else None
     spec_changed = meta.get("generation") != status.get("observedGeneration")
-    return Triggers(refresh, sync, spec_changed, refreshed_by)
+    writer = _annotation_writer(meta.get("managedFields"), SYNC) if sync is not None else ""
+    return Triggers(refresh, sync, spec_changed, refreshed_by, writer)
+
+
+def _annotation_writer(entries: Any, annotation: str) -> str:
+    """The field manager owning `annotation` (the newest entry that does), checked like any name."""
+    found = ""
+    for entry in entries if isinstance(entries, list) else ():
+        fields = entry.get("fieldsV1") if isinstance(entry, dict) else None
+        meta = fields.get("f:metadata") if isinstance(fields, dict) else None
+        owned = meta.get("f:annotations") if isinstance(meta, dict) else None
+        if isinstance(owned, dict) and f"f:{annotation}" in owned:
+            found = str(entry.get("manager") or "")
+    return found if found and identifiers.GRAMMARS["field-manager"].problem(found) is None else ""
 
 
 def parse_sync(raw: str) -> SyncRequest:
@@ -71,7 +94,9 @@ def parse_sync(raw: str) -> SyncRequest:
         return SyncRequest(raw, error=f"gitward.dev/sync: revision {problem}")
     if by not in ("manual", "rollback", "webhook", "automated"):
         by = "manual"
-    return SyncRequest(raw, revision, prune, by)
+    who = value.get("initiator")
+    who = who if isinstance(who, str) and identifiers.GRAMMARS["field-manager"].problem(who) is None else ""
+    return SyncRequest(raw, revision, prune, by, initiator=who)
 
 
 @dataclass(frozen=True)
@@ -80,6 +105,7 @@ class Decision:
     prune: bool
     allow_empty: bool
     heal_only: bool  # writing only to revert drift (selfHeal), not for a new revision
+    held: str = ""  # why a write this reconcile would have made is held (a sync window)
 
 
 def decide(

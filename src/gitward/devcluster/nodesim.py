@@ -10,8 +10,9 @@ nothing itself. Started by `gitward.devcluster.cluster.up` as `python -m gitward
 Pods annotated `nodesim.gitward.dev/phase: Failed` (or `CrashLoopBackOff`) are given that outcome, so
 tests can exercise degraded health. Jobs complete or fail on demand the same way: a Job whose pod
 template carries `nodesim.gitward.dev/phase: Failed` fails (its pods end Failed, so the job controller
-marks it Failed once `backoffLimit` is spent); any other Job completes. The rollout analysis tests
-use this for the `job` provider (SPEC §10).
+marks it Failed once `backoffLimit` is spent); any other Job completes (the rollout analysis tests use
+this for the `job` provider, SPEC §10). A pod that belongs to no Job but is annotated `Succeeded`
+runs, then completes (a run-to-completion Pod, e.g. a sync hook).
 """
 
 from __future__ import annotations
@@ -178,13 +179,14 @@ class NodeSimulator:
         phase = status.get("phase")
         wanted = (meta.get("annotations") or {}).get(PHASE_ANNOTATION, "")
         owned_by_job = any(ref.get("kind") == "Job" for ref in meta.get("ownerReferences") or [])
+        completes = owned_by_job or wanted == "Succeeded"
         if phase in ("Succeeded", "Failed"):
             return None
-        if phase == "Running" and not owned_by_job:
+        if phase == "Running" and not completes:
             return None
         if wanted == "CrashLoopBackOff":
             return _crashloop(pod, self._ip_for(str(meta.get("uid"))))
-        if phase == "Running" and owned_by_job:
+        if phase == "Running" and completes:
             return _terminated(pod, "Failed" if wanted == "Failed" else "Succeeded")
         if wanted == "Failed":
             return _terminated(pod, "Failed")

@@ -24,11 +24,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from gitward.core.applications import MANAGED_BY_LABEL, TRACKING_ID
+from gitward.core.applications import MANAGED_BY_LABEL, TRACKING_ID, ApplicationSpec
 from gitward.core.manifests import Manifest, ObjectRef
 from gitward.planning import comparing, fieldsets
 
-__all__ = ["ROLLOUT_MANAGER", "Rule", "applies_to", "as_written", "strip"]
+__all__ = ["ROLLOUT_MANAGER", "Rule", "applies_to", "as_written", "rules_of", "strip"]
 
 ROLLOUT_MANAGER = "gitward-rollout"
 """The field manager of gitward's Rollout controller: what it owns, no Application fights over."""
@@ -54,6 +54,14 @@ class Rule:
             and self.name in ("", ref.name)
             and self.namespace in ("", ref.namespace)
         )
+
+
+def rules_of(spec: ApplicationSpec) -> tuple[Rule, ...]:
+    """The `spec.ignoreDifferences` of an Application as rules."""
+    return tuple(
+        Rule(d.kind, d.group, d.name, d.namespace, d.json_pointers, d.managed_fields_managers)
+        for d in spec.ignore_differences
+    )
 
 
 def applies_to(rules: Iterable[Rule], ref: ObjectRef) -> tuple[tuple[str, ...], tuple[str, ...]]:

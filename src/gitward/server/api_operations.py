@@ -81,7 +81,7 @@ async def sync(
     body = await parse(request, schemas.SyncRequest)
     await application(namespace, name, server)
     value = await operations.request_sync(
-        server.client, namespace, name, body.revision or "", body.prune, initiated_by="manual"
+        server.client, namespace, name, body.revision or "", body.prune, initiated_by="manual", initiator=principal.name
     )
     auth.audit("sync", namespace, name, principal, revision=body.revision or "", prune=body.prune)
     return schemas.OperationAccepted(namespace=namespace, name=name, operation="sync", request=value)
@@ -118,7 +118,7 @@ async def rollback(
     body = await parse(request, schemas.RollbackRequest)
     await application(namespace, name, server)
     try:
-        value = await operations.rollback(server.client, namespace, name, body.id)
+        value = await operations.rollback(server.client, namespace, name, body.id, principal.name)
     except operations.OperationError as exc:
         raise HTTPException(404, str(exc)) from None
     auth.audit("rollback", namespace, name, principal, id=body.id)

@@ -108,6 +108,7 @@ class HistoryEntry(_Open):
     committedAt: str = ""
     deployedAt: str = ""
     initiatedBy: str = Field("", description="automated | manual | rollback | webhook")
+    initiator: str = Field("", description="who asked, when known: an API token's name, a user")
     result: str = Field("", description="Succeeded | Failed")
 
 

@@ -19,6 +19,7 @@ class Deployment:
     deployed_at: str
     initiated_by: str  # automated | manual | rollback | webhook
     result: str  # Succeeded | Failed
+    initiator: str = ""  # who asked, when known: an API token's name, a user, a field manager
 
     def as_status(self, entry_id: int) -> dict[str, Any]:
         d = asdict(self)
@@ -30,6 +31,7 @@ class Deployment:
             "committedAt": d["committed_at"],
             "deployedAt": d["deployed_at"],
             "initiatedBy": d["initiated_by"],
+            **({"initiator": d["initiator"]} if d["initiator"] else {}),
             "result": d["result"],
         }
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import copy
 from pathlib import Path
+from typing import Any
 
 import pytest
 from rich.console import Console
@@ -16,7 +17,7 @@ from gitward.cli import app_sessions as sessions
 from gitward.cli import diff
 from gitward.core.applications import TRACKING_ID, Source
 from gitward.core.manifests import Manifest, ObjectRef
-from gitward.planning import comparing
+from gitward.planning import comparing, ignoring
 
 NS = "shop"
 SCOPES: dict[tuple[str, str], bool | None] = {("", "ConfigMap"): True, ("", "Secret"): True, ("", "Namespace"): False}
@@ -145,3 +146,23 @@ def test_source_path_override_keeps_the_options() -> None:
     source = Source.model_validate({"repoURL": "x", "path": "a", "directory": {"recurse": False}})
     moved = source.model_copy(update={"path": "b"})
     assert (moved.path, moved.directory and moved.directory.recurse) == ("b", False)
+
+
+def test_ignored_fields_and_hooks_are_not_differences(tmp_path: Path) -> None:
+    spec: dict[str, Any] = {"source": {"repoURL": "https://git.example.com/c.git"}, "destination": {"namespace": NS}}
+    plain = diff.Target.of({"metadata": {"name": "web", "namespace": NS}, "spec": spec, "status": {}})
+    rule = [{"kind": "ConfigMap", "jsonPointers": ["/data/value"]}]
+    ignoring_target = diff.Target.of(
+        {"metadata": {"name": "web", "namespace": NS}, "spec": {**spec, "ignoreDifferences": rule}, "status": {}}
+    )
+    (tmp_path / "cm.yaml").write_text(configmap("settings", "from-git"))
+    hook = "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: migrate\n  annotations: {gitward.dev/hook: PreSync}\n"
+    (tmp_path / "hook.yaml").write_text(hook)
+    desired = desired_of(ignoring_target, tmp_path)
+    [cm] = [o for o in desired if o["kind"] == "ConfigMap"]
+    stripped = ignoring.strip(cm, None, ["/data/value"], [])
+    live = applied(ignoring.as_written(stripped, cm, None, ["/data/value"]))  # as gitward created it
+    live["data"]["value"] = "changed-by-someone"
+    assert diff.decide(ignoring_target, desired, by_ref(live)) == []  # no drift, and the hook is no creation
+    plain_plan = diff.decide(plain, desired_of(plain, tmp_path), by_ref(live))
+    assert [d.ref.kind for d in plain_plan] == ["ConfigMap"]  # without the rule: drift; a hook never shows

@@ -80,6 +80,26 @@ def test_initiated_by() -> None:
     assert triggers.of(app({"gitward.dev/refresh": "x"}, {})).initiated_by == "automated"
 
 
+def _with_writer(annotations: dict[str, str], manager: str) -> dict[str, Any]:
+    obj = app(annotations, {})
+    fields = {"f:metadata": {"f:annotations": {"f:gitward.dev/sync": {}}}}
+    obj["metadata"]["managedFields"] = [
+        {"manager": "kubectl-create", "fieldsV1": {"f:spec": {}}},
+        {"manager": manager, "operation": "Update", "fieldsV1": fields},
+    ]
+    return obj
+
+
+def test_initiator_from_the_request_else_from_the_annotations_writer() -> None:
+    named = '{"initiatedBy": "manual", "initiator": "ci-bot"}'
+    assert triggers.of(_with_writer({"gitward.dev/sync": named}, "gitward")).initiator == "ci-bot"
+    assert triggers.of(_with_writer({"gitward.dev/sync": "{}"}, "kubectl-annotate")).initiator == "kubectl-annotate"
+    hostile = '{"initiator": "admin\\nX-Injected: 1"}'
+    assert triggers.of(_with_writer({"gitward.dev/sync": hostile}, "ops-team")).initiator == "ops-team"
+    assert triggers.of(_with_writer({"gitward.dev/sync": "{}"}, "bad\tmanager")).initiator == ""
+    assert triggers.of(app({"gitward.dev/refresh": "x"}, {})).initiator == ""  # no sync request: automated
+
+
 def test_monotonic_of_a_creation_timestamp() -> None:
     import datetime as dt
     import time

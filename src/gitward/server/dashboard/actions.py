@@ -60,7 +60,9 @@ async def sync(principal: auth.Admin, request: Request, server: Backend, namespa
         return flashes.redirect(target, "error", "That is not a branch, tag or commit name.")
     prune = form.get("prune") == "on"
     try:
-        await operations.request_sync(server.client, namespace, name, revision, prune, initiated_by="manual")
+        await operations.request_sync(
+            server.client, namespace, name, revision, prune, initiated_by="manual", initiator=principal.name
+        )
     except errors.KubeError as exc:
         return _failed(target, "sync", exc)
     auth.audit("sync", namespace, name, principal, revision=revision, prune=prune, via="dashboard")
@@ -88,7 +90,7 @@ async def rollback(
     if not raw.isdigit() or len(raw) > 9:
         return flashes.redirect(target, "error", "Choose a history entry to roll back to.")
     try:
-        await operations.rollback(server.client, namespace, name, int(raw))
+        await operations.rollback(server.client, namespace, name, int(raw), principal.name)
     except operations.OperationError as exc:
         return flashes.redirect(target, "error", str(exc))
     except errors.KubeError as exc:
