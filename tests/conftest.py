@@ -106,13 +106,14 @@ async def namespace(kube: KubeClient, token_secrets: bool) -> AsyncIterator[str]
 
 
 async def _drop_finalizers(kube: KubeClient, namespace: str) -> None:
-    """Let the namespace go even when no controller is left to finalize its Applications."""
-    try:
-        items, _ = await kube.list(API_VERSION, "Application", namespace)
-    except errors.KubeError:
-        return
-    for app in items:
-        if app["metadata"].get("finalizers"):
-            patch = {"metadata": {"finalizers": None}}
-            with contextlib.suppress(errors.APINotFoundError):
-                await kube.patch(API_VERSION, "Application", app["metadata"]["name"], namespace, patch)
+    """Let the namespace go even when no controller is left to finalize its Applications and Rollouts."""
+    for kind in ("Application", "Rollout"):
+        try:
+            items, _ = await kube.list(API_VERSION, kind, namespace)
+        except errors.KubeError:
+            continue
+        for obj in items:
+            if obj["metadata"].get("finalizers"):
+                patch = {"metadata": {"finalizers": None}}
+                with contextlib.suppress(errors.APINotFoundError):
+                    await kube.patch(API_VERSION, kind, obj["metadata"]["name"], namespace, patch)

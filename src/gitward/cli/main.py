@@ -9,7 +9,7 @@ import typer
 from gitward import __version__
 from gitward.cli import app as app_commands
 from gitward.cli import appset as appset_commands
-from gitward.cli import dev, diff, install, push, render, run
+from gitward.cli import dev, diff, install, push, render, rollout, run
 
 app = typer.Typer(
     name="gitward",
@@ -40,6 +40,7 @@ app.command(name="install")(install.install)
 app.command(name="run")(run.run)
 app.add_typer(app_commands.app, name="app")
 app.add_typer(appset_commands.app, name="appset")
+app.add_typer(rollout.app, name="rollout")
 app.command(name="render")(render.render)
 app.command(name="diff")(diff.diff)
 app.add_typer(push.app, name="push")

@@ -44,9 +44,10 @@ class Recorder:
         *,
         revision: str = "",
         metadata: dict[str, str] | None = None,
+        kind: str = "Application",
     ) -> None:
         severity: Literal["info", "error"] = "error" if event_type == "Warning" else "info"
-        self.notify(app, severity, reason, message, revision=revision, metadata=metadata)
+        self.notify(app, severity, reason, message, revision=revision, metadata=metadata, kind=kind)
         meta = app.get("metadata") or {}
         now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         event = {
@@ -58,7 +59,7 @@ class Recorder:
             },
             "involvedObject": {
                 "apiVersion": app.get("apiVersion") or API_VERSION,
-                "kind": app.get("kind") or "Application",
+                "kind": app.get("kind") or kind,
                 "name": meta.get("name"),
                 "namespace": meta.get("namespace"),
                 "uid": meta.get("uid"),
@@ -87,13 +88,14 @@ class Recorder:
         *,
         revision: str = "",
         metadata: dict[str, str] | None = None,
+        kind: str = "Application",
     ) -> None:
         """Hand a notice about the Application to the observer (no Kubernetes Event)."""
         if self.observer is None:
             return
         meta = app.get("metadata") or {}
         notice = Notice(
-            "Application",
+            kind,
             str(meta.get("namespace") or ""),
             str(meta.get("name") or ""),
             severity,

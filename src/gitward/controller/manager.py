@@ -26,6 +26,7 @@ from gitward.controller.informers import Informer
 from gitward.controller.notifications import Notifier
 from gitward.controller.queueing import WorkQueue
 from gitward.controller.reconciler import Options, Reconciler
+from gitward.controller.rollouts import RolloutController
 from gitward.controller.sources import Sources
 from gitward.core import applications as apps
 from gitward.core.logging import get_logger
@@ -113,6 +114,13 @@ class Controller:
         self.apps.handlers.append(dependencies.Dependents(lambda: self.apps.store, self._wake).on_app)
         self.policies = policies.Policies(client, self.policy_informer, events.Recorder(client))
         self.reconciler.desired.policies = self.policies
+        # progressive delivery (SPEC §10): Rollouts in the watched namespace(s), own informers and queue
+        self.rollouts = RolloutController(
+            client,
+            config.namespace,
+            events.Recorder(client, observer=self.notifier.submit),
+            accept=lambda key: in_shard(key, config.shard),
+        )
         self._seen: dict[str, str] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self.apps.handlers.append(self._on_app)
@@ -138,6 +146,7 @@ class Controller:
         self._tasks += [asyncio.create_task(self._worker(), name=f"worker {i}") for i in range(self.config.workers)]
         await self.apps.synced.wait()
         await self.images.start()
+        await self.rollouts.start()
         log.info("controller started", namespace=self.config.namespace or "*", applications=len(self.apps.store))
 
     async def stop(self, grace: float = 0.0) -> None:
@@ -157,6 +166,7 @@ class Controller:
         self._tasks.clear()
         await self.images.stop()
         await self.appsets.stop()
+        await self.rollouts.stop()
         await self.clusters.stop()
         self.policies.evaluator.close()
         self.sources.close()

@@ -5,6 +5,8 @@ most, never per object. Recorded by the reconciler and the Kubernetes client hoo
 
 from __future__ import annotations
 
+import contextlib
+
 from prometheus_client import (
     CollectorRegistry,
     Counter,
@@ -64,6 +66,21 @@ NOTIFICATIONS = Counter(
     registry=REGISTRY,
 )
 
+# progressive delivery (SPEC §10)
+ROLLOUT_PHASE = Gauge(
+    "gitward_rollout_phase",
+    "1 for the current phase of each Rollout (Healthy, Progressing, Paused, Degraded).",
+    ["namespace", "name", "phase"],
+    registry=REGISTRY,
+)
+ANALYSIS_RUNS = Counter(
+    "gitward_analysis_runs_total",
+    "Analysis measurements by result (successful, failed, inconclusive).",
+    ["result"],
+    registry=REGISTRY,
+)
+ROLLOUT_PHASES = ("Healthy", "Progressing", "Paused", "Degraded")
+
 _app_info_labels: dict[tuple[str, str], tuple[str, str, str, str, str]] = {}
 
 
@@ -87,3 +104,14 @@ def forget_app(namespace: str, name: str) -> None:
     old = _app_info_labels.pop((namespace, name), None)
     if old is not None:
         APP_INFO.remove(*old)
+
+
+def set_rollout_phase(namespace: str, name: str, phase: str) -> None:
+    for each in ROLLOUT_PHASES:
+        ROLLOUT_PHASE.labels(namespace, name, each).set(1 if each == phase else 0)
+
+
+def forget_rollout(namespace: str, name: str) -> None:
+    for each in ROLLOUT_PHASES:
+        with contextlib.suppress(KeyError):
+            ROLLOUT_PHASE.remove(namespace, name, each)

@@ -8,8 +8,11 @@ deletion the way a kubelet would, so ReplicaSets scale down and namespaces finis
 nothing itself. Started by `gitward.devcluster.cluster.up` as `python -m gitward.devcluster.nodesim`.
 
 Pods annotated `nodesim.gitward.dev/phase: Failed` (or `CrashLoopBackOff`) are given that outcome, so
-tests can exercise degraded health (on a Job's pod template: the Job fails); a pod that belongs to no
-Job but is annotated `Succeeded` runs, then completes (a run-to-completion Pod, e.g. a sync hook).
+tests can exercise degraded health. Jobs complete or fail on demand the same way: a Job whose pod
+template carries `nodesim.gitward.dev/phase: Failed` fails (its pods end Failed, so the job controller
+marks it Failed once `backoffLimit` is spent); any other Job completes (the rollout analysis tests use
+this for the `job` provider, SPEC §10). A pod that belongs to no Job but is annotated `Succeeded`
+runs, then completes (a run-to-completion Pod, e.g. a sync hook).
 """
 
 from __future__ import annotations

@@ -15,6 +15,7 @@ Nothing here does I/O: objects come in as plain dicts, as the API server returns
     apiextensions   CustomResourceDefinition, APIService
     autoscaling     HorizontalPodAutoscaler
     namespaces      Namespace
+    rollouts        Rollout (gitward.dev): its status.phase
     conditions      any other object (status.conditions Ready/Available, else Healthy)
 
 An object being deleted is Progressing; an object with a field of the wrong type is Unknown, with a
@@ -36,6 +37,7 @@ from gitward.health import (
     namespaces,
     networking,
     pods,
+    rollouts,
     statuses,
     storage,
     workloads,
@@ -62,6 +64,7 @@ _BY_KIND: dict[tuple[str, str], _Assessor] = {
     ("apiregistration.k8s.io", "APIService"): apiextensions.apiservice,
     ("autoscaling", "HorizontalPodAutoscaler"): autoscaling.horizontalpodautoscaler,
     ("", "Namespace"): namespaces.namespace,
+    ("gitward.dev", "Rollout"): rollouts.rollout,
 }
 
 MAX_MESSAGE = 400

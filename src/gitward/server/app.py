@@ -6,6 +6,7 @@ process and a `Backend` (gitward.server.backend) for everything else:
     GET  /healthz, /readyz, /metrics          no authentication
     GET  /api/v1/openapi.json                 the API's OpenAPI document
          /api/v1/applications...              REST (api_applications, api_operations)
+         /api/v1/rollouts...                  Rollouts: read, promote/abort/retry (api_rollouts)
     GET  /api/v1/events                       server-sent events (events)
     POST /api/v1/webhooks/git                 Git push webhooks (webhooks.receiving)
     GET|POST /login, POST /logout, GET /api/v1/session   browser login (auth)
@@ -24,7 +25,17 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from gitward import __version__
 from gitward.controller import metrics
-from gitward.server import api_applications, api_operations, auth, dashboard, errors, events, httpmetrics, security
+from gitward.server import (
+    api_applications,
+    api_operations,
+    api_rollouts,
+    auth,
+    dashboard,
+    errors,
+    events,
+    httpmetrics,
+    security,
+)
 from gitward.server.backend import Backend
 from gitward.server.webhooks import receiving
 
@@ -59,7 +70,13 @@ def build(probe: Probe, backend: Backend | None = None) -> FastAPI:
     errors.install(app)
     app.add_middleware(security.SecurityHeaders)
     app.add_middleware(httpmetrics.RequestCounter)
-    for router in (api_applications.router, api_operations.router, events.router, receiving.router):
+    for router in (
+        api_applications.router,
+        api_operations.router,
+        api_rollouts.router,
+        events.router,
+        receiving.router,
+    ):
         app.include_router(router)
 
     _probe_routes(app, probe)

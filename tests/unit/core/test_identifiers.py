@@ -70,6 +70,11 @@ CRD_FIELDS = [
     ("imageupdateautomations", ["git", "commit", "author", "email"], "email"),
     ("imageupdateautomations", ["git", "commit", "signingKey", "secretRef", "name"], "subdomain"),
     ("imageupdateautomations", ["update", "path"], "path"),
+    ("rollouts", ["analysis", "templates", "[]", "name"], "subdomain"),
+    ("rollouts", ["strategy", "canary", "trafficRouting", "gatewayAPI", "httpRoute"], "subdomain"),
+    ("analysistemplates", ["metrics", "[]", "name"], "label"),
+    ("analysistemplates", ["metrics", "[]", "provider", "prometheus", "address"], "url"),
+    ("analysistemplates", ["metrics", "[]", "provider", "web", "url"], "url"),
 ]
 
 

@@ -8,6 +8,8 @@ by the dashboard's tests), after gitward.server.auth installed the login flow:
     GET  /notifications                           Providers, Alerts, deliveries (notifications)
     POST /applications/{ns}/{name}/sync|refresh|rollback|resume   admin forms   (actions)
     GET  /applicationsets                         ApplicationSets and their Applications (fleets)
+    GET  /rollouts, /rollouts/{ns}/{name}         Rollouts: steps, weights, analysis, history (rollouts)
+    POST /rollouts/{ns}/{name}/promote|promote-full|abort|retry   admin forms   (rollouts)
     GET  /login                                   the login page, in front of auth's minimal one (login)
     GET  /assets/...                              CSS, JavaScript, icon         (static/)
 
@@ -23,7 +25,7 @@ from fastapi.responses import RedirectResponse, Response
 from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 
-from gitward.server.dashboard import access, actions, fleets, login, notifications, pages, rendering
+from gitward.server.dashboard import access, actions, fleets, login, notifications, pages, rendering, rollouts
 
 __all__ = ["install"]
 
@@ -36,7 +38,7 @@ def install(app: FastAPI) -> None:
     app.state.dashboard = True
     # first, so that it answers GET /login before auth's minimal page (auth's POST /login stays)
     app.router.routes.insert(0, APIRoute("/login", login.login_page, methods=["GET"], include_in_schema=False))
-    for router in (pages.router, actions.router, notifications.router, fleets.router):
+    for router in (pages.router, actions.router, notifications.router, fleets.router, rollouts.router):
         app.include_router(router)
     app.mount(rendering.ASSETS, StaticFiles(directory=rendering.STATIC), name="dashboard-assets")
     app.add_exception_handler(access.LoginRequired, _login_required)
