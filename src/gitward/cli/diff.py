@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import posixpath
 import tempfile
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
@@ -243,6 +244,17 @@ def consoles() -> tuple[Console, Console]:
 # ------------------------------------------------------------------ `gitward diff DIR --app NAME`
 
 
+def local_source(directory: Path, source: apps.Source, path: str | None) -> tuple[Path, apps.Source]:
+    """The checkout root and the Application's source as read from local `directory`: DIR inside a
+    Git checkout is rendered as `kustomize build DIR` would (the checkout is the repository, `--path`
+    is relative to DIR); DIR at a checkout's root (or in none) renders `--path`, else the
+    Application's own path."""
+    root, where = rendering.checkout_of(directory)
+    if where == "." and path is None:
+        return root, source
+    return root, source.model_copy(update={"path": posixpath.normpath(posixpath.join(where, path or "."))})
+
+
 def diff(
     directory: Annotated[Path, typer.Argument(metavar="DIR", help="A local checkout of the Application's repository.")],
     app: Annotated[str, typer.Option("--app", help="The Application whose live objects to compare with.")],
@@ -264,10 +276,8 @@ def diff(
 
     async def work(client: KubeClient) -> int:
         target = Target.of(await sessions.get_application(client, namespace, app, code=ERROR_CODE))
-        source = target.spec.source
-        if path is not None:
-            source = source.model_copy(update={"path": path or "."})
-        diffs = await plan(client, target, directory, source, allow_remote_bases=allow_remote_bases)
+        root, source = local_source(directory, target.spec.source, path)
+        diffs = await plan(client, target, root, source, allow_remote_bases=allow_remote_bases)
         return show(diffs, out, err)
 
     code = sessions.run(sessions.Session(kubeconfig, context, namespace), work, error_code=ERROR_CODE)

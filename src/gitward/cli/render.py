@@ -1,6 +1,8 @@
 """`gitward render DIR`: render a local directory offline to stdout, as the controller would (SPEC §3).
 
-Registered by `cli/main.py`. Builds an Application `Source` from the options (`--path`,
+Registered by `cli/main.py`. DIR is rendered as `kustomize build DIR` would: when it lies inside a
+Git checkout, the checkout's root is the repository (`../base` may reach anywhere in it, never out of
+it) and `--path` is relative to DIR. Builds an Application `Source` from the options (`--path`,
 `--include`, `--exclude`, `--recurse/--no-recurse`) and runs the controller's engine
 (`gitward.rendering.render`: plain manifests, kustomize or a Helm chart, with the same hostile-input
 rules and limits); `--helm-values` files (outside the checkout, the user's own) come after the
@@ -11,6 +13,7 @@ chart's values, `--release-name` / `--namespace` set the release. The output is 
 
 from __future__ import annotations
 
+import posixpath
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -52,11 +55,13 @@ def render(
     if not directory.is_dir():
         sessions.fail(f"{directory}: not a directory")
     try:
-        source = local_source(directory, path, DirectorySource(recurse=recurse, include=include, exclude=exclude))
-        if helm_values and not rendering.has_chart(directory, source.path):
+        root, where = rendering.checkout_of(directory)
+        options = DirectorySource(recurse=recurse, include=include, exclude=exclude)
+        source = local_source(root, posixpath.join(where, path or "."), options)
+        if helm_values and not rendering.has_chart(root, source.path):
             raise RenderError(f"{source.path}: --helm-values is for Helm charts, and there is no Chart.yaml here")
         objects = rendering.render(
-            directory,
+            root,
             source,
             allow_remote_bases=allow_remote_bases,
             target=rendering.Target(app_name=release_name, namespace=namespace),
@@ -70,7 +75,8 @@ def render(
 def local_source(directory: Path, path: str, options: DirectorySource) -> Source:
     """The Source an Application would have for `path` in this checkout; RenderError when `path` is not
     one an Application could name (source.path's grammar: relative, no '..')."""
-    problem = GRAMMARS["path"].problem(path or ".")
+    path = posixpath.normpath(path or ".")
+    problem = GRAMMARS["path"].problem(path)
     if problem is not None:
         raise RenderError(f"{path}: --path {problem}")
     return Source(repoURL=directory.resolve().as_uri(), path=path or ".", directory=options)

@@ -15,5 +15,6 @@ from gitward.rendering.documents import Rendered
 from gitward.rendering.engines import render
 from gitward.rendering.helm import Capabilities, Target, has_chart
 from gitward.rendering.limits import DEFAULT_LIMITS, Limits
+from gitward.rendering.paths import checkout_of
 
-__all__ = ["DEFAULT_LIMITS", "Capabilities", "Limits", "Rendered", "Target", "has_chart", "render"]
+__all__ = ["DEFAULT_LIMITS", "Capabilities", "Limits", "Rendered", "Target", "checkout_of", "has_chart", "render"]
