@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import posixpath
 import tempfile
 from collections.abc import AsyncIterator, Mapping
@@ -32,12 +33,14 @@ from rich.text import Text
 
 from gitward import rendering
 from gitward.cli import app_sessions as sessions
-from gitward.controller import capabilities
+from gitward.controller import capabilities, inputs
 from gitward.core import applications as apps
+from gitward.core import redaction
 from gitward.core.manifests import Manifest, ObjectRef
 from gitward.devcluster import assets
 from gitward.kube.client import KubeClient
 from gitward.planning import comparing, conflicts, diffing, inventory, normalizing, prune
+from gitward.rendering import substitution
 from gitward.server import diffs
 from gitward.sourcing import Credentials, Fetcher, Revision
 
@@ -91,19 +94,28 @@ async def plan(
     client: KubeClient, target: Target, root: Path, source: apps.Source, *, allow_remote_bases: bool = False
 ) -> list[ObjectDiff]:
     """What syncing `source` from checkout `root` would change for `target` (see the module docstring):
-    the I/O (render, discovery, live reads) around `decide`."""
+    the I/O (render, discovery, live reads) around `decide`. What the render takes from the cluster
+    (valuesFrom, substitution variables) is read with the user's kubeconfig; Secret-held values are
+    masked in the diffs."""
+    given = await inputs.RenderInputs(client, None).read(target.spec, target.namespace)
     rendered = await asyncio.to_thread(
         rendering.render,
         root,
         source,
         allow_remote_bases=allow_remote_bases,
         target=await _chart_target(client, target, root, source),
+        inputs=given,
     )
-    objs = [r.manifest for r in rendered]
+    objs, secrets = [r.manifest for r in rendered], given.secret_values()
+    if source.substitute is not None:
+        limit = rendering.DEFAULT_LIMITS.max_total_bytes
+        done = substitution.substitute(objs, given.variables, strict=source.substitute.strict, max_bytes=limit)
+        objs, secrets = done.objects, (*secrets, *done.secret_values)
     desired = normalized(target, objs, await client.scopes(objs))
     wanted = [(str(obj["apiVersion"]), ObjectRef.of(obj)) for obj in desired] + prune_candidates(target, desired)
     lives = await diffs.read_live(client, wanted, concurrency=MAX_CONCURRENT_GETS)
-    return decide(target, desired, {ref: live for (_, ref), live in zip(wanted, lives, strict=True)})
+    found = decide(target, desired, {ref: live for (_, ref), live in zip(wanted, lives, strict=True)})
+    return [dataclasses.replace(d, text=redaction.redact(d.text, secrets)) for d in found] if secrets else found
 
 
 async def _chart_target(client: KubeClient, target: Target, root: Path, source: apps.Source) -> rendering.Target:

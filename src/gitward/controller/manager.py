@@ -154,6 +154,11 @@ class Controller:
         memory = self.reconciler.memory.get(key)
         return memory.desired if memory is not None and memory.revision is not None else None
 
+    def secret_values(self, key: str) -> tuple[str, ...]:
+        """Secret-held strings the last render of `key` put into its objects (masked in diffs)."""
+        memory = self.reconciler.memory.get(key)
+        return memory.secret_values if memory is not None else ()
+
     def live(self, ref: ObjectRef) -> Manifest | None:
         """The live object from the watch cache (managed objects only)."""
         return self.informers.get(ref)

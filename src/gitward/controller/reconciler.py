@@ -22,6 +22,7 @@ from gitward.controller.context import Memory, Pass
 from gitward.controller.desiring import DesiredState, needs_source_check
 from gitward.controller.impersonation import Impersonation
 from gitward.controller.informers import Informer, InformerSet
+from gitward.controller.inputs import RenderInputs
 from gitward.controller.sources import Sources
 from gitward.controller.statuses import StatusWriter
 from gitward.controller.syncing import Policy, Syncer, SyncOutcome
@@ -64,7 +65,9 @@ class Reconciler:
         self.options = options or Options()
         self.memory: dict[str, Memory] = {}
         self.impersonation = Impersonation(self.options.default_service_account)
-        self.desired = DesiredState(client, clusters, sources, projects_informer)
+        self.desired = DesiredState(
+            client, clusters, sources, projects_informer, inputs=RenderInputs(client, self.impersonation)
+        )
         self.status = StatusWriter(client, apps_informer, recorder)
         self.finalizer = finalizing.Finalizer(client, clusters, self.impersonation)
 

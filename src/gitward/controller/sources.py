@@ -86,14 +86,16 @@ class Sources:
         app_name: str = "",
         namespace: str = "",
         capabilities: CapabilitiesProvider | None = None,
+        inputs: rendering.Inputs | None = None,
     ) -> list[Manifest]:
         """The objects `source` renders to at commit (or chart version) `sha` (cached; do not mutate).
 
         `app_name` is a chart's default release name and `namespace` its `.Release.Namespace`;
-        `capabilities` (else the provider given at construction) is asked only for charts.
+        `capabilities` (else the provider given at construction) is asked only for charts. `inputs`
+        (what the render takes from the cluster) are part of the cache key by their fingerprint.
         """
         target = await self._target(source, sha, creds, app_name, namespace, capabilities)
-        key = self._key(source, sha, target)
+        key = self._key(source, sha, target, inputs)
         cached = self._renders.get(key)
         if cached is None:
             lock = self._render_locks.setdefault(key, asyncio.Lock())
@@ -110,6 +112,7 @@ class Sources:
                             self.limits,
                             allow_remote_bases=self.allow_remote_bases,
                             target=target,
+                            inputs=inputs,
                         )
                     finally:
                         self._release(root)
@@ -178,9 +181,13 @@ class Sources:
             _remember(self._is_chart, key, _has_chart(root, source.path), self.max_renders)
         return self._is_chart.get(key, False)
 
-    def _key(self, source: Source, sha: str, target: rendering.Target | None) -> tuple[str, ...]:
+    def _key(
+        self, source: Source, sha: str, target: rendering.Target | None, inputs: rendering.Inputs | None = None
+    ) -> tuple[str, ...]:
         base = (source.repo_url, sha, _options_key(source))
         target_key = "" if target is None else _target_key(target)
+        if inputs is not None and inputs != rendering.Inputs():
+            target_key += "|inputs:" + inputs.fingerprint()
         _remember(self._targets, base, target_key, self.max_renders)
         return (*base, str(self.allow_remote_bases), target_key)
 

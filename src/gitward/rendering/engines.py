@@ -16,6 +16,7 @@ from gitward.core.applications import DirectorySource, HelmSource, Source
 from gitward.core.errors import RenderError
 from gitward.rendering import directory, helm, kustomizations, kustomize, paths
 from gitward.rendering.documents import Rendered
+from gitward.rendering.inputs import Inputs
 from gitward.rendering.limits import DEFAULT_LIMITS, Limits
 
 
@@ -27,12 +28,14 @@ def render(
     allow_remote_bases: bool = False,
     target: helm.Target | None = None,
     helm_value_files: Sequence[Path] = (),
+    inputs: Inputs | None = None,
 ) -> list[Rendered]:
     """The objects of `source` in checkout `root` (a Git working tree), in a deterministic order.
 
     For charts, `target` names the Application and its destination (release name, namespace,
     capabilities) and `helm_value_files` are extra value files outside the checkout, chosen by the
     user (`gitward render --helm-values`), applied after `valueFiles` and before inline `values`.
+    `inputs` are what the render takes from the cluster: `valuesFrom` documents (after `valueFiles`).
     Raises `RenderError` (message starting with the repo-relative file) for anything the
     repository gets wrong or any bound it crosses.
     """
@@ -42,7 +45,10 @@ def render(
         raise RenderError(f"{source.path}: no such directory in the repository")
     if source.helm is not None or source.chart or helm.is_chart(base):
         options, where = source.helm or HelmSource(), target or helm.Target()
-        rendered = helm.render(real, base, options, where, limits, extra_value_files=helm_value_files)
+        given = inputs.helm_values if inputs is not None else ()
+        rendered = helm.render(
+            real, base, options, where, limits, extra_value_files=helm_value_files, value_documents=given
+        )
     elif source.kustomize is not None or kustomizations.find(base) is not None:
         rendered = kustomize.render(real, base, limits, allow_remote_bases=allow_remote_bases)
     else:

@@ -17,9 +17,11 @@ def test_public_names() -> None:
     assert sorted(gitward.rendering.__all__) == [
         "Capabilities",
         "DEFAULT_LIMITS",
+        "Inputs",
         "Limits",
         "Rendered",
         "Target",
+        "ValuesDocument",
         "checkout_of",
         "has_chart",
         "render",
