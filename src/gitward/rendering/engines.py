@@ -49,8 +49,11 @@ def render(
         rendered = helm.render(
             real, base, options, where, limits, extra_value_files=helm_value_files, value_documents=given
         )
+    elif kustomizations.find(base) is None and source.kustomize is not None and not source.kustomize.is_empty():
+        objects = directory.render(real, base, source.directory or DirectorySource(), limits)
+        rendered = kustomize.render_objects(objects, paths.relative(base, real), source.kustomize, limits)
     elif source.kustomize is not None or kustomizations.find(base) is not None:
-        rendered = kustomize.render(real, base, limits, allow_remote_bases=allow_remote_bases)
+        rendered = kustomize.render(real, base, limits, allow_remote_bases=allow_remote_bases, options=source.kustomize)
     else:
         rendered = directory.render(real, base, source.directory or DirectorySource(), limits)
     if len(rendered) > limits.max_objects:
