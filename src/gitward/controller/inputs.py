@@ -54,6 +54,8 @@ class RenderInputs:
         source = spec.source
         refs = (source.helm.values_from if source.helm else ()), (source.substitute.from_ if source.substitute else ())
         decryption = spec.decryption.secret_ref if spec.decryption else None
+        if spec.decryption is not None and decryption is None:
+            raise RenderError("decryption.secretRef: required (the Secret holding *.agekey or *.asc keys)")
         if not any(refs) and decryption is None:
             return inputs.Inputs()
         client = self.client if self.impersonation is None else self.impersonation.client(spec, namespace, self.client)
@@ -61,6 +63,7 @@ class RenderInputs:
             helm_values=tuple([doc for ref in refs[0] if (doc := await _values(client, namespace, ref))]),
             variables=await _variables(client, namespace, source.substitute),
             decryption_keys=await _keys(client, namespace, decryption) if decryption else (),
+            decryption_secret=f"Secret/{namespace}/{decryption.name}" if decryption else "",
         )
 
 

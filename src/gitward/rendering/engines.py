@@ -14,7 +14,7 @@ from pathlib import Path
 
 from gitward.core.applications import DirectorySource, HelmSource, Source
 from gitward.core.errors import RenderError
-from gitward.rendering import directory, helm, kustomizations, kustomize, paths
+from gitward.rendering import decryption, directory, helm, kustomizations, kustomize, paths
 from gitward.rendering.documents import Rendered
 from gitward.rendering.inputs import Inputs
 from gitward.rendering.limits import DEFAULT_LIMITS, Limits
@@ -35,27 +35,47 @@ def render(
     For charts, `target` names the Application and its destination (release name, namespace,
     capabilities) and `helm_value_files` are extra value files outside the checkout, chosen by the
     user (`gitward render --helm-values`), applied after `valueFiles` and before inline `values`.
-    `inputs` are what the render takes from the cluster: `valuesFrom` documents (after `valueFiles`).
+    `inputs` are what the render takes from the cluster: `valuesFrom` documents (after `valueFiles`)
+    and SOPS decryption keys (the render then reads a private decrypted copy, `decryption`).
     Raises `RenderError` (message starting with the repo-relative file) for anything the
     repository gets wrong or any bound it crosses.
     """
     real = paths.real_root(root)
-    base = paths.resolve_inside(real, source.path)
-    if not base.is_dir():
-        raise RenderError(f"{source.path}: no such directory in the repository")
-    if source.helm is not None or source.chart or helm.is_chart(base):
-        options, where = source.helm or HelmSource(), target or helm.Target()
-        given = inputs.helm_values if inputs is not None else ()
-        rendered = helm.render(
-            real, base, options, where, limits, extra_value_files=helm_value_files, value_documents=given
-        )
-    elif kustomizations.find(base) is None and source.kustomize is not None and not source.kustomize.is_empty():
-        objects = directory.render(real, base, source.directory or DirectorySource(), limits)
-        rendered = kustomize.render_objects(objects, paths.relative(base, real), source.kustomize, limits)
-    elif source.kustomize is not None or kustomizations.find(base) is not None:
-        rendered = kustomize.render(real, base, limits, allow_remote_bases=allow_remote_bases, options=source.kustomize)
+    given = inputs or Inputs()
+    if given.decryption_keys:  # SOPS: render a private, decrypted copy, removed right after
+        with decryption.decrypted_copy(real, given.decryption_keys, limits, given.decryption_secret) as plain:
+            rendered = _render(plain, source, limits, allow_remote_bases, target, helm_value_files, given, cache=False)
     else:
-        rendered = directory.render(real, base, source.directory or DirectorySource(), limits)
+        rendered = _render(real, source, limits, allow_remote_bases, target, helm_value_files, given, cache=True)
     if len(rendered) > limits.max_objects:
         raise RenderError(f"{source.path}: renders more than {limits.max_objects} objects")
     return rendered
+
+
+def _render(
+    real: Path,
+    source: Source,
+    limits: Limits,
+    allow_remote_bases: bool,
+    target: helm.Target | None,
+    helm_value_files: Sequence[Path],
+    inputs: Inputs,
+    *,
+    cache: bool,
+) -> list[Rendered]:
+    """The engine's objects, from resolved checkout `real`."""
+    base = paths.resolve_inside(real, source.path)
+    if not base.is_dir():
+        raise RenderError(f"{source.path}: no such directory in the repository")
+    directory_options = source.directory or DirectorySource()
+    if source.helm is not None or source.chart or helm.is_chart(base):
+        options, where = source.helm or HelmSource(), target or helm.Target()
+        return helm.render(
+            real, base, options, where, limits, extra_value_files=helm_value_files, value_documents=inputs.helm_values
+        )
+    if kustomizations.find(base) is None and source.kustomize is not None and not source.kustomize.is_empty():
+        objects = directory.render(real, base, directory_options, limits, cache=cache)
+        return kustomize.render_objects(objects, paths.relative(base, real), source.kustomize, limits)
+    if source.kustomize is not None or kustomizations.find(base) is not None:
+        return kustomize.render(real, base, limits, allow_remote_bases=allow_remote_bases, options=source.kustomize)
+    return directory.render(real, base, directory_options, limits, cache=cache)

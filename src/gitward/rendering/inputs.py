@@ -33,6 +33,7 @@ class Inputs:
     helm_values: tuple[ValuesDocument, ...] = ()
     variables: Variables = field(default_factory=Variables)
     decryption_keys: tuple[tuple[str, bytes], ...] = ()  # (Secret entry name, key material)
+    decryption_secret: str = ""  # `Secret/ns/name` the keys come from, for messages
 
     def fingerprint(self) -> str:
         """A digest of every input: equal inputs, equal renders (for cache keys; reveals nothing)."""
