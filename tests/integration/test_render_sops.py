@@ -20,7 +20,8 @@ from gitward.controller.manager import Controller
 from gitward.kube.client import KubeClient
 
 SECRET = "apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\nstringData:\n  password: {password}\n"
-CONFIGMAP = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\ndata:\n  color: blue\n"
+CONFIGMAP = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\ndata:\n  dsn: {dsn}\n"
+DSN = "postgres://app:dsn-plaintext-73@db"
 FIRST, SECOND = "first-plaintext-71", "second-plaintext-72"
 NO_SELF_HEAL = {"automated": {"prune": True, "selfHeal": False}, "interval": "1m"}
 
@@ -75,7 +76,12 @@ async def test_an_encrypted_secret_is_decrypted_into_the_cluster_only(
     key = sops.age_key()
     await _keys(kube, namespace, key)
     repo = make_repo()
-    sha = repo.commit({"secret.yaml": sops.encrypt(SECRET.format(password=FIRST), age=key), "cm.yaml": CONFIGMAP})
+    sha = repo.commit(
+        {
+            "secret.yaml": sops.encrypt(SECRET.format(password=FIRST), age=key),
+            "cm.yaml": sops.encrypt(CONFIGMAP.format(dsn=DSN), age=key),  # not a Secret, encrypted all the same
+        }
+    )
     url = git_http_server.publish(repo, "config.git")
     await kube.create(
         apps.application(
@@ -86,9 +92,11 @@ async def test_an_encrypted_secret_is_decrypted_into_the_cluster_only(
     live = await kube.get("v1", "Secret", "db", namespace)
     assert base64.b64decode(live["data"]["password"]).decode() == FIRST
     assert "sops" not in live
+    assert (await kube.get("v1", "ConfigMap", "settings", namespace))["data"] == {"dsn": DSN}
 
     # a live change of the Secret: the API's diff shows no value
     await kube.patch("v1", "Secret", "db", namespace, {"data": {"password": _b64(b"edited-by-hand")}})
+    await kube.patch("v1", "ConfigMap", "settings", namespace, {"data": {"dsn": "edited-by-hand"}})
     await apps.wait_status(
         kube, namespace, "web", lambda s: any(r["status"] == "OutOfSync" for r in s.get("resources", []))
     )
@@ -96,10 +104,11 @@ async def test_an_encrypted_secret_is_decrypted_into_the_cluster_only(
         resp = await http.get(f"/api/v1/applications/{namespace}/web/diff")
     assert resp.status_code == 200, resp.text
     assert "password" in resp.text and FIRST not in resp.text and _b64(FIRST.encode()) not in resp.text
+    assert "+  dsn: ***" in resp.text.replace("\\n", "\n") and "dsn-plaintext" not in resp.text
 
     status = (await apps.get_app(kube, namespace, "web"))["status"]
     events, _ = await kube.list("v1", "Event", namespace)
-    assert FIRST not in str(status) and FIRST not in str(events)
+    assert FIRST not in str(status) and FIRST not in str(events) and DSN not in str(status) + str(events)
     assert _files_holding(controller.config.cache_dir, FIRST) == []  # no plaintext in the caches on disk
 
     # a tampered file (its MAC no longer fits) refuses the revision; the last good stays deployed

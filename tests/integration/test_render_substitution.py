@@ -215,3 +215,29 @@ async def test_strict_mode_and_missing_inputs_refuse_the_revision_and_keep_the_l
     await apps.wait_status(kube, namespace, "web", apps.synced_at(bad))
     live = await kube.get("v1", "ConfigMap", "settings-prod", namespace)
     assert live["data"]["more"] == "" and live["data"]["token"] == ""  # undefined, not strict: empty
+
+
+async def test_an_api_server_error_never_echoes_a_secret_held_value(
+    kube: KubeClient, namespace: str, controller: Controller, make_repo: MakeRepo, git_http_server: GitHttpServer
+) -> None:
+    service = (
+        "apiVersion: v1\nkind: Service\nmetadata:\n  name: web\n"
+        "spec:\n  type: ${token}\n  ports: [{port: 80}]\n  selector: {app: web}\n"
+    )
+    repo = make_repo()
+    repo.commit({"service.yaml": service})
+    url = git_http_server.publish(repo, "config.git")
+    await _inputs(kube, namespace)
+    app = apps.application("web", namespace, url)
+    app["spec"]["source"]["substitute"] = {"from": [{"kind": "Secret", "name": "secret-vars"}]}
+    await kube.create(app)
+
+    def refused(s: dict[str, Any]) -> bool:
+        found = apps.condition(s, "ValidationError") or {}
+        return found.get("status") == "True"
+
+    status = await apps.wait_status(kube, namespace, "web", refused)
+    message = str((apps.condition(status, "ValidationError") or {}).get("message"))
+    assert "Service" in message and "***" in message  # the API server quoted the value: masked
+    events, _ = await kube.list("v1", "Event", namespace)
+    assert TOKEN not in str(status) and TOKEN not in str(events)

@@ -98,6 +98,7 @@ async def plan(
     (valuesFrom, substitution variables) is read with the user's kubeconfig; Secret-held values are
     masked in the diffs."""
     given = await inputs.RenderInputs(client, None).read(target.spec, target.namespace)
+    decrypted: list[str] = []
     rendered = await asyncio.to_thread(
         rendering.render,
         root,
@@ -105,8 +106,9 @@ async def plan(
         allow_remote_bases=allow_remote_bases,
         target=await _chart_target(client, target, root, source),
         inputs=given,
+        secrets_out=decrypted,
     )
-    objs, secrets = [r.manifest for r in rendered], given.secret_values()
+    objs, secrets = [r.manifest for r in rendered], (*given.secret_values(), *decrypted)
     if source.substitute is not None:
         limit = rendering.DEFAULT_LIMITS.max_total_bytes
         done = substitution.substitute(objs, given.variables, strict=source.substitute.strict, max_bytes=limit)

@@ -159,6 +159,7 @@ class DesiredState:
             return memory.desired, True  # same commit, source and destination: the same objects (no re-parse)
         memory.desired_key = ()  # set again by `of` once the new objects passed every check
         given = memory.inputs or rendering.Inputs()
+        decrypted: list[str] = []
         objs = await self.sources.render(
             spec.source,
             revision.sha,
@@ -167,8 +168,9 @@ class DesiredState:
             namespace=p.destination_namespace,
             capabilities=target.discovery.get,
             inputs=given,
+            secrets_out=decrypted,
         )
-        memory.secret_values = given.secret_values()
+        memory.secret_values = (*given.secret_values(), *decrypted)
         if spec.source.substitute is not None:
             done = substitution.substitute(
                 objs,

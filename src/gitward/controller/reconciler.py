@@ -10,12 +10,14 @@ deployed because nothing is written before validation passed.
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import time
 from dataclasses import dataclass
 
 import pydantic
 
+from gitward.applying.results import Change
 from gitward.controller import events, fights, finalizing, metrics, triggers
 from gitward.controller.clusters import Clusters, Target
 from gitward.controller.context import Memory, Pass
@@ -27,6 +29,7 @@ from gitward.controller.sources import Sources
 from gitward.controller.statuses import StatusWriter
 from gitward.controller.syncing import Policy, Syncer, SyncOutcome
 from gitward.core import applications as apps
+from gitward.core import redaction
 from gitward.core.errors import PermanentError, ReconcileError, SyncError, ValidationError
 from gitward.core.logging import get_logger
 from gitward.core.manifests import Manifest
@@ -129,11 +132,14 @@ class Reconciler:
             async def persist(entries: list[inventory.Entry]) -> None:
                 await self.status.persist_inventory(p.app, entries, revision)
 
-            return await syncer.sync(p.desired, old_inventory, _policy(decision, p.memory.fight_guard), persist)
+            outcome = await syncer.sync(p.desired, old_inventory, _policy(decision, p.memory.fight_guard), persist)
         except kube_errors.APIForbiddenError as exc:
-            raise ValidationError(f"forbidden: {exc.message}", reason="Forbidden") from exc
+            raise ValidationError(f"forbidden: {_masked(exc.message, p)}", reason="Forbidden") from exc
         except kube_errors.KubeError as exc:
-            raise SyncFailure(exc.message) from exc
+            raise SyncFailure(_masked(exc.message, p)) from exc
+        outcome.changes = [_masked_change(c, p) for c in outcome.changes]
+        outcome.invalid = [_masked_change(c, p) for c in outcome.invalid]
+        return outcome
 
     async def _failed(self, p: Pass, exc: ReconcileError) -> float:
         """The one failure path: the step's condition in the status, and when to try again — a
@@ -219,3 +225,13 @@ def _invalid_spec(exc: Exception, suffix: str = "") -> PermanentError:
     else:
         message = f"spec: {exc}"
     return PermanentError(message + suffix, reason="InvalidSpec")
+
+
+def _masked(message: str, p: Pass) -> str:
+    """`message` without the Secret-held values the render put into other objects (substitution,
+    valuesFrom, SOPS): an API server error about such an object may echo them."""
+    return redaction.redact(message, p.memory.secret_values) if p.memory.secret_values else message
+
+
+def _masked_change(change: Change, p: Pass) -> Change:
+    return dataclasses.replace(change, message=_masked(change.message, p)) if change.message else change

@@ -44,10 +44,17 @@ _NO_DATA_KEY = 128
 
 
 @contextlib.contextmanager
-def decrypted_copy(root: Path, keys: Sequence[tuple[str, bytes]], limits: Limits, label: str) -> Iterator[Path]:
+def decrypted_copy(
+    root: Path,
+    keys: Sequence[tuple[str, bytes]],
+    limits: Limits,
+    label: str,
+    secrets_out: list[str] | None = None,
+) -> Iterator[Path]:
     """A private copy of resolved checkout `root` with its SOPS files decrypted; removed on exit.
 
-    `label` names the keys' Secret in messages (`Secret/ns/name`)."""
+    `label` names the keys' Secret in messages (`Secret/ns/name`). The values that were encrypted
+    are added to `secrets_out`, so that they can be masked wherever they end up (not only Secrets)."""
     with tempfile.TemporaryDirectory(prefix="gitward-decrypt-") as tmp:
         work = Path(os.path.realpath(tmp))
         os.chmod(work, 0o700)
@@ -57,7 +64,10 @@ def decrypted_copy(root: Path, keys: Sequence[tuple[str, bytes]], limits: Limits
             env = _environment(work, keys, limits, label)
             found = [entry for entry in paths.walk(copy, copy) if entry.kind == "file" and _candidate(entry, limits)]
             for entry in found:
+                encrypted = paths.read_bounded(entry.path, entry.rel, limits.max_file_bytes)
                 _decrypt(entry, work, env, limits, label)
+                if secrets_out is not None:
+                    secrets_out.extend(_encrypted_values(entry, encrypted, limits))
             if found:
                 _log.info("decrypted files", files=len(found), keys=label)
             yield copy
@@ -75,6 +85,36 @@ def is_encrypted(data: bytes, rel: str, limits: Limits) -> bool:
     except RenderError:
         return False  # not for us to judge: the render reports a broken file
     return any(_has_sops_metadata(doc) for _, doc in parsed)
+
+
+def _encrypted_values(entry: paths.Entry, encrypted: bytes, limits: Limits) -> list[str]:
+    """The plaintext of every value that was `ENC[...]` in the file (now decrypted in place)."""
+    plain = paths.read_bounded(entry.path, entry.rel, limits.max_file_bytes)
+    found: list[str] = []
+    for before, after in zip(
+        _documents(encrypted, entry.rel, limits), _documents(plain, entry.rel, limits), strict=False
+    ):
+        _pair(before, after, found)
+    return [value for value in found if value]
+
+
+def _documents(data: bytes, rel: str, limits: Limits) -> list[Any]:
+    text = documents.decode(data, rel)
+    if rel.lower().endswith(".json"):
+        return [doc for _, doc in documents.parse_json(text, rel, limits)]
+    return [doc for _, doc in documents.parse_yaml(text, rel, limits, scanning.Budget(limits.max_file_bytes))]
+
+
+def _pair(before: Any, after: Any, found: list[str]) -> None:
+    if isinstance(before, dict) and isinstance(after, dict):
+        for key, value in before.items():
+            if key != "sops" and key in after:
+                _pair(value, after[key], found)
+    elif isinstance(before, list) and isinstance(after, list):
+        for one, other in zip(before, after, strict=False):
+            _pair(one, other, found)
+    elif isinstance(before, str) and before.startswith("ENC[") and after is not None:
+        found.append(str(after))
 
 
 def _has_sops_metadata(doc: Any) -> bool:

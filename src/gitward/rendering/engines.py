@@ -29,6 +29,7 @@ def render(
     target: helm.Target | None = None,
     helm_value_files: Sequence[Path] = (),
     inputs: Inputs | None = None,
+    secrets_out: list[str] | None = None,
 ) -> list[Rendered]:
     """The objects of `source` in checkout `root` (a Git working tree), in a deterministic order.
 
@@ -36,14 +37,16 @@ def render(
     capabilities) and `helm_value_files` are extra value files outside the checkout, chosen by the
     user (`gitward render --helm-values`), applied after `valueFiles` and before inline `values`.
     `inputs` are what the render takes from the cluster: `valuesFrom` documents (after `valueFiles`)
-    and SOPS decryption keys (the render then reads a private decrypted copy, `decryption`).
+    and SOPS decryption keys (the render then reads a private decrypted copy, `decryption`); the
+    values that were encrypted are added to `secrets_out`, to be masked wherever they are shown.
     Raises `RenderError` (message starting with the repo-relative file) for anything the
     repository gets wrong or any bound it crosses.
     """
     real = paths.real_root(root)
     given = inputs or Inputs()
     if given.decryption_keys:  # SOPS: render a private, decrypted copy, removed right after
-        with decryption.decrypted_copy(real, given.decryption_keys, limits, given.decryption_secret) as plain:
+        keys, label = given.decryption_keys, given.decryption_secret
+        with decryption.decrypted_copy(real, keys, limits, label, secrets_out) as plain:
             rendered = _render(plain, source, limits, allow_remote_bases, target, helm_value_files, given, cache=False)
     else:
         rendered = _render(real, source, limits, allow_remote_bases, target, helm_value_files, given, cache=True)

@@ -131,3 +131,13 @@ def test_detection() -> None:
     assert not decryption.is_encrypted(CONFIGMAP.encode(), "x.yaml", limits)
     assert not decryption.is_encrypted(b"sops: {not: metadata}\nmac: 1\n", "x.yaml", limits)
     assert decryption.is_encrypted(b"a: ENC[x]\nsops:\n  mac: ENC[y]\n", "x.yaml", limits)
+
+
+def test_the_values_that_were_encrypted_are_reported_for_masking(tmp_path: Path, age: sops.AgeKey) -> None:
+    configmap = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: conf\ndata:\n  dsn: postgres://app:pw-in-cm@db\n"
+    root = write(tmp_path, {"app/cm.yaml": sops.encrypt(configmap, age=age), "app/plain.yaml": CONFIGMAP})
+    found: list[str] = []
+    source = Source.model_validate({"repoURL": "x", "path": "app"})
+    objects = rendering.render(root, source, inputs=keys(age), secrets_out=found)
+    assert {o.manifest["metadata"]["name"] for o in objects} == {"conf", "plain"}
+    assert found == ["postgres://app:pw-in-cm@db"]  # only what was encrypted: not "b", not "conf"
