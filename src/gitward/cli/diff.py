@@ -263,10 +263,11 @@ def local_source(directory: Path, source: apps.Source, path: str | None) -> tupl
     Git checkout is rendered as `kustomize build DIR` would (the checkout is the repository, `--path`
     is relative to DIR); DIR at a checkout's root (or in none) renders `--path`, else the
     Application's own path."""
-    root, where = rendering.checkout_of(directory)
-    if where == "." and path is None:
-        return root, source
-    return root, source.model_copy(update={"path": posixpath.normpath(posixpath.join(where, path or "."))})
+    checkout, where = rendering.checkout_of(directory)
+    wanted = source.path if where == "." and path is None else posixpath.join(where, path or ".")
+    value_files = source.helm.value_files if source.helm is not None else ()
+    root, inside = rendering.locate(checkout, wanted, value_files=value_files)
+    return root, source.model_copy(update={"path": inside})
 
 
 def diff(

@@ -13,6 +13,8 @@ chart's values, `--release-name` / `--namespace` set the release. The output is 
 
 from __future__ import annotations
 
+import dataclasses
+import os
 import posixpath
 import sys
 from pathlib import Path
@@ -55,9 +57,10 @@ def render(
     if not directory.is_dir():
         sessions.fail(f"{directory}: not a directory")
     try:
-        root, where = rendering.checkout_of(directory)
+        root, where = rendering.locate(directory, path or ".")
+        offset = os.path.relpath(root, rendering.checkout_of(directory)[0])
         options = DirectorySource(recurse=recurse, include=include, exclude=exclude)
-        source = local_source(root, posixpath.join(where, path or "."), options)
+        source = local_source(root, where, options)
         if helm_values and not rendering.has_chart(root, source.path):
             raise RenderError(f"{source.path}: --helm-values is for Helm charts, and there is no Chart.yaml here")
         objects = rendering.render(
@@ -69,7 +72,17 @@ def render(
         )
     except RenderError as exc:
         sessions.fail(exc.message)
-    sys.stdout.write(stream(objects))
+    sys.stdout.write(stream([dataclasses.replace(obj, file=relabel(obj.file, offset)) for obj in objects]))
+
+
+def relabel(label: str, offset: str) -> str:
+    """A file label of a render from a narrowed root (`rendering.locate`) as a path of the checkout."""
+    if offset == ".":
+        return label
+    for prefix in ("kustomize:", "helm:"):
+        if label.startswith(prefix):
+            return prefix + posixpath.normpath(posixpath.join(offset, label.removeprefix(prefix)))
+    return posixpath.normpath(posixpath.join(offset, label))
 
 
 def local_source(directory: Path, path: str, options: DirectorySource) -> Source:

@@ -12,7 +12,7 @@ Helm's engine on a private copy in a bounded worker process.
 """
 
 from gitward.rendering.documents import Rendered
-from gitward.rendering.engines import render
+from gitward.rendering.engines import locate, render
 from gitward.rendering.helm import Capabilities, Target, has_chart
 from gitward.rendering.inputs import Inputs, ValuesDocument
 from gitward.rendering.limits import DEFAULT_LIMITS, Limits
@@ -28,5 +28,6 @@ __all__ = [
     "ValuesDocument",
     "checkout_of",
     "has_chart",
+    "locate",
     "render",
 ]

@@ -9,6 +9,7 @@ of objects. The result goes on to planning; nothing here talks to the Kubernetes
 
 from __future__ import annotations
 
+import posixpath
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -53,6 +54,28 @@ def render(
     if len(rendered) > limits.max_objects:
         raise RenderError(f"{source.path}: renders more than {limits.max_objects} objects")
     return rendered
+
+
+def locate(
+    directory: Path, path: str = ".", *, value_files: Sequence[str] = (), limits: Limits = DEFAULT_LIMITS
+) -> tuple[Path, str]:
+    """Where to render a local `directory` (and `path` inside it) from, as `kustomize build DIR` would:
+    (root, path inside root). The root is the smallest directory of the Git checkout holding DIR that
+    contains DIR and everything it reaches (kustomization bases, a chart's `value_files`), so that
+    whatever else the checkout holds (a virtualenv, build output, symlinks to elsewhere) is never
+    copied or read; a reference that leaves the checkout is refused naming its file and entry."""
+    checkout, where = paths.checkout_of(directory)
+    rel = paths.normalize(path or ".", base=where)
+    base = paths.resolve_inside(checkout, rel)
+    if not base.is_dir():
+        return checkout, rel  # the render says what is missing
+    needed = {rel}
+    if kustomizations.find(base) is not None:
+        needed |= kustomizations.check_references(checkout, rel, limits, allow_remote=True)
+    for name in value_files:
+        needed.add(posixpath.dirname(paths.normalize(name, base=rel)) or ".")
+    top = posixpath.commonpath([p for p in needed if p != "."]) if "." not in needed else "."
+    return paths.resolve_inside(checkout, top or "."), posixpath.relpath(rel, top or ".")
 
 
 def _render(

@@ -3,6 +3,7 @@ options, kustomize overlays, errors naming the file (exit 1), Helm values handli
 
 from __future__ import annotations
 
+import os
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -199,3 +200,19 @@ def test_an_escape_from_the_checkout_names_the_file_and_the_entry(tmp_path: Path
     assert "stolen" not in result.output
     climbing = invoke(str(root / "apps/x"), "--path", "../../..")
     assert climbing.exit_code == 1 and "stolen" not in climbing.output
+
+
+def test_only_what_dir_reaches_is_read(tmp_path: Path) -> None:
+    """A checkout with a virtualenv-like symlink to elsewhere: DIR and its bases render all the same."""
+    (tmp_path / "elsewhere").mkdir()
+    root = git_checkout(tmp_path / "repo", OVERLAY_FILES)
+    (root / ".venv/bin").mkdir(parents=True)
+    os.symlink(tmp_path / "elsewhere", root / ".venv/bin/python")
+    result = invoke(str(root / "apps/podinfo/overlays/prod"))
+    assert result.exit_code == 0, result.output
+    assert names(result.stdout) == ["prod-settings"]
+    assert result.stdout.startswith("---\n# Source: kustomize:apps/podinfo/overlays/prod\n")  # a path of the checkout
+    plain = invoke(str(root / "apps/plain"))
+    assert plain.stdout.startswith("---\n# Source: apps/plain/a.yaml\n")
+    whole = invoke(str(root), "--path", "apps/podinfo/overlays/prod")  # the same from the checkout's root
+    assert whole.stdout == result.stdout

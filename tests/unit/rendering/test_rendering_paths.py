@@ -24,6 +24,7 @@ def test_public_names() -> None:
         "ValuesDocument",
         "checkout_of",
         "has_chart",
+        "locate",
         "render",
     ]
 
