@@ -56,9 +56,11 @@ def render(
     sessions.quiet_logs()
     if not directory.is_dir():
         sessions.fail(f"{directory}: not a directory")
+    offset = "."  # where the render's root lies in the checkout (`rendering.locate`)
     try:
         root, where = rendering.locate(directory, path or ".")
         offset = os.path.relpath(root, rendering.checkout_of(directory)[0])
+        offset = "." if offset.startswith("..") else offset
         options = DirectorySource(recurse=recurse, include=include, exclude=exclude)
         source = local_source(root, where, options)
         if helm_values and not rendering.has_chart(root, source.path):
@@ -71,8 +73,16 @@ def render(
             helm_value_files=[file.resolve() for file in helm_values or []],
         )
     except RenderError as exc:
-        sessions.fail(exc.message)
+        sessions.fail(in_checkout(exc.message, offset))
     sys.stdout.write(stream([dataclasses.replace(obj, file=relabel(obj.file, offset)) for obj in objects]))
+
+
+def in_checkout(message: str, offset: str) -> str:
+    """A render error starting with a path of a narrowed root, with that path made one of the checkout."""
+    head, sep, rest = message.partition(":")
+    if offset == "." or not sep or " " in head:
+        return message
+    return posixpath.normpath(posixpath.join(offset, head)) + sep + rest
 
 
 def relabel(label: str, offset: str) -> str:

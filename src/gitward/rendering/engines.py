@@ -61,14 +61,15 @@ def locate(
 ) -> tuple[Path, str]:
     """Where to render a local `directory` (and `path` inside it) from, as `kustomize build DIR` would:
     (root, path inside root). The root is the smallest directory of the Git checkout holding DIR that
-    contains DIR and everything it reaches (kustomization bases, a chart's `value_files`), so that
+    contains DIR and everything it reaches (kustomization bases, a chart's `value_files`; a directory
+    in no checkout is its own root, whole), so that
     whatever else the checkout holds (a virtualenv, build output, symlinks to elsewhere) is never
     copied or read; a reference that leaves the checkout is refused naming its file and entry."""
     checkout, where = paths.checkout_of(directory)
     rel = paths.normalize(path or ".", base=where)
     base = paths.resolve_inside(checkout, rel)
-    if not base.is_dir():
-        return checkout, rel  # the render says what is missing
+    if not base.is_dir() or not (checkout / ".git").exists():
+        return checkout, rel  # the render says what is missing; a directory in no checkout is all read
     needed = {rel}
     if kustomizations.find(base) is not None:
         needed |= kustomizations.check_references(checkout, rel, limits, allow_remote=True)

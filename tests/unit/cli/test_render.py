@@ -216,3 +216,10 @@ def test_only_what_dir_reaches_is_read(tmp_path: Path) -> None:
     assert plain.stdout.startswith("---\n# Source: apps/plain/a.yaml\n")
     whole = invoke(str(root), "--path", "apps/podinfo/overlays/prod")  # the same from the checkout's root
     assert whole.stdout == result.stdout
+
+
+def test_errors_name_files_of_the_checkout(tmp_path: Path) -> None:
+    root = git_checkout(tmp_path / "repo", {**OVERLAY_FILES, "apps/plain/broken.yaml": "a: [1, 2\n"})
+    result = invoke(str(root / "apps/plain"))
+    assert result.exit_code == 1
+    assert result.stderr.startswith("error: apps/plain/broken.yaml:")
