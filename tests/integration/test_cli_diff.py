@@ -113,6 +113,10 @@ async def test_diff_of_a_local_checkout(
     assert f"ConfigMap/{namespace}/extra: would be pruned" in other.stderr
     assert f"Secret/{namespace}/creds: would be pruned" in other.stderr
 
+    # DIR inside the checkout, as people type it: that directory is rendered (kustomize build DIR)
+    inside = await gitward("diff", str(repo.path / "other"), *args[2:])
+    assert (inside.code, inside.stdout, inside.stderr) == (other.code, other.stdout, other.stderr)
+
 
 async def test_diff_errors_exit_2(
     kube: KubeClient, namespace: str, crds: None, test_cluster: ClusterUnderTest, tmp_path: Path

@@ -3,6 +3,7 @@ git daemon that accepts pushes, and the demo Applications sync on the real contr
 
 from __future__ import annotations
 
+import base64
 import copy
 import subprocess
 from pathlib import Path
@@ -10,7 +11,7 @@ from pathlib import Path
 from tests.support import apps
 
 from gitward import rendering
-from gitward.cli import demo
+from gitward.cli import demo, demo_sops
 from gitward.controller import celeval
 from gitward.controller.manager import Controller
 from gitward.core.applications import Source
@@ -54,11 +55,17 @@ async def test_demo_repository_served_and_synced(
     _, work = demo.prepare_repository(state)
     url = demo.start_git_daemon(state)
     try:
-        app = demo.application("guestbook", "apps/guestbook", namespace, url)
+        keys = demo_sops.keys_secret(state, namespace)
+        assert keys is not None, "the demo repository has one SOPS-encrypted Secret (age-keygen is installed)"
+        await kube.create(keys)
+        assert "demo-password" not in (work / demo_sops.ENCRYPTED_FILE).read_text()
+        app = demo.application("guestbook", "apps/guestbook", namespace, url, decrypt=True)
         app["metadata"]["namespace"] = namespace
         await kube.create(app)
         sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=work, capture_output=True, text=True).stdout.strip()
         await apps.wait_status(kube, namespace, "guestbook", apps.synced_at(sha))
+        decrypted = await kube.get("v1", "Secret", "guestbook-credentials", namespace)
+        assert base64.b64decode(decrypted["data"]["admin-password"]) == b"demo-password-decrypted-by-gitward"
         (work / "apps/guestbook/configmap.yaml").write_text(
             (work / "apps/guestbook/configmap.yaml").read_text().replace("Hello from Git", "Hello again")
         )

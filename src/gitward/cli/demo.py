@@ -24,7 +24,7 @@ from typing import Any
 import yaml
 from rich.console import Console
 
-from gitward.cli import install
+from gitward.cli import demo_sops, install
 from gitward.core.applications import API_VERSION
 from gitward.devcluster import assets, cluster, processes
 from gitward.kube.client import KubeClient
@@ -61,6 +61,7 @@ def prepare_repository(state: Path) -> tuple[Path, Path]:
     _git("init", "--bare", "--quiet", "--initial-branch=main", str(bare), cwd=bare)
     _git("config", "daemon.receivepack", "true", cwd=bare)
     shutil.copytree(DEMO_REPO, work)
+    demo_sops.encrypt_secret(work, state)  # one SOPS-encrypted Secret, for a key made now (docs/secrets.md)
     _git("init", "--quiet", "--initial-branch=main", cwd=work)
     _git("add", "--all", cwd=work)
     _git("commit", "--quiet", "-m", "Demo applications: guestbook and podinfo (dev, prod)", cwd=work)
@@ -95,8 +96,9 @@ def write_auth_file(state: Path) -> tuple[Path, str, str]:
     return path, viewer, admin
 
 
-def application(name: str, path: str, destination: str, repo_url: str) -> dict[str, Any]:
-    return {
+def application(name: str, path: str, destination: str, repo_url: str, *, decrypt: bool = False) -> dict[str, Any]:
+    """A demo Application; `decrypt` adds the SOPS decryption with the demo's keys Secret."""
+    app: dict[str, Any] = {
         "apiVersion": API_VERSION,
         "kind": "Application",
         "metadata": {"name": name, "namespace": NAMESPACE},
@@ -110,16 +112,23 @@ def application(name: str, path: str, destination: str, repo_url: str) -> dict[s
             },
         },
     }
+    if decrypt:
+        app["spec"]["decryption"] = {"provider": "sops", "secretRef": {"name": demo_sops.KEYS_SECRET}}
+    return app
 
 
-async def install_demo(kubeconfig: str, repo_url: str) -> None:
+async def install_demo(kubeconfig: str, repo_url: str, state: Path) -> None:
     client = KubeClient.connect(kubeconfig)
     try:
         await install.apply_all(client, install.manifests(NAMESPACE, crds_only=True))
         namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}}
         await client.apply(namespace, field_manager="gitward-demo")
+        keys = demo_sops.keys_secret(state, NAMESPACE)
+        if keys is not None:
+            await client.apply(keys, field_manager="gitward-demo")
         for name, path, destination in APPS:
-            await client.apply(application(name, path, destination, repo_url), field_manager="gitward-demo")
+            app = application(name, path, destination, repo_url, decrypt=keys is not None and name == "guestbook")
+            await client.apply(app, field_manager="gitward-demo")
     finally:
         await client.close()
 
@@ -154,11 +163,17 @@ def main() -> None:
     prepare_repository(state)
     repo_url = start_git_daemon(state)
     console.print("[bold]▸[/] installing the CRDs and the demo Applications …")
-    asyncio.run(install_demo(info.kubeconfig, repo_url))
+    asyncio.run(install_demo(info.kubeconfig, repo_url, state))
     auth_file, viewer, admin = write_auth_file(state)
     console.print("[bold]▸[/] starting gitward run (controller, API, dashboard) …")
     url = start_controller(state, info.kubeconfig, auth_file)
     work = state / "demo-repo"
+    sops_hint = (
+        f"\n  4. SOPS:             {work}/{demo_sops.ENCRYPTED_FILE} is encrypted in Git; the cluster gets the"
+        "\n                     Secret guestbook/guestbook-credentials decrypted (docs/secrets.md)."
+        if (work / demo_sops.ENCRYPTED_FILE).exists()
+        else ""
+    )
     console.print(f"""
 [bold green]gitward demo is running[/]
 
@@ -174,7 +189,7 @@ def main() -> None:
      → within 20 s the ConfigMap changes and the history shows your commit.
   2. Drift:            {info.export_line}; kubectl -n guestbook scale deployment guestbook --replicas=5
      → gitward puts it back to 2 within seconds (selfHeal).
-  3. Roll back:        open {url}, log in with the admin token, open guestbook → History → Roll back.
+  3. Roll back:        open {url}, log in with the admin token, open guestbook → History → Roll back.{sops_hint}
 
 [dim]Logs: {state / "logs"}.  Ctrl-C stops everything.[/]""")
     stop = threading.Event()

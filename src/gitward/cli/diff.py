@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
+import posixpath
 import tempfile
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
@@ -31,12 +33,14 @@ from rich.text import Text
 
 from gitward import rendering
 from gitward.cli import app_sessions as sessions
-from gitward.controller import capabilities
+from gitward.controller import capabilities, inputs
 from gitward.core import applications as apps
+from gitward.core import redaction
 from gitward.core.manifests import Manifest, ObjectRef
 from gitward.devcluster import assets
 from gitward.kube.client import KubeClient
 from gitward.planning import comparing, conflicts, diffing, hooks, ignoring, inventory, normalizing, prune
+from gitward.rendering import substitution
 from gitward.server import diffs
 from gitward.sourcing import Credentials, Fetcher, Revision, oci
 
@@ -90,19 +94,30 @@ async def plan(
     client: KubeClient, target: Target, root: Path, source: apps.Source, *, allow_remote_bases: bool = False
 ) -> list[ObjectDiff]:
     """What syncing `source` from checkout `root` would change for `target` (see the module docstring):
-    the I/O (render, discovery, live reads) around `decide`."""
+    the I/O (render, discovery, live reads) around `decide`. What the render takes from the cluster
+    (valuesFrom, substitution variables) is read with the user's kubeconfig; Secret-held values are
+    masked in the diffs."""
+    given = await inputs.RenderInputs(client, None).read(target.spec, target.namespace)
+    decrypted: list[str] = []
     rendered = await asyncio.to_thread(
         rendering.render,
         root,
         source,
         allow_remote_bases=allow_remote_bases,
         target=await _chart_target(client, target, root, source),
+        inputs=given,
+        secrets_out=decrypted,
     )
-    objs = [r.manifest for r in rendered]
+    objs, secrets = [r.manifest for r in rendered], (*given.secret_values(), *decrypted)
+    if source.substitute is not None:
+        limit = rendering.DEFAULT_LIMITS.max_total_bytes
+        done = substitution.substitute(objs, given.variables, strict=source.substitute.strict, max_bytes=limit)
+        objs, secrets = done.objects, (*secrets, *done.secret_values)
     desired = normalized(target, objs, await client.scopes(objs))
     wanted = [(str(obj["apiVersion"]), ObjectRef.of(obj)) for obj in desired] + prune_candidates(target, desired)
     lives = await diffs.read_live(client, wanted, concurrency=MAX_CONCURRENT_GETS)
-    return decide(target, desired, {ref: live for (_, ref), live in zip(wanted, lives, strict=True)})
+    found = decide(target, desired, {ref: live for (_, ref), live in zip(wanted, lives, strict=True)})
+    return [dataclasses.replace(d, text=redaction.redact(d.text, secrets)) for d in found] if secrets else found
 
 
 async def _chart_target(client: KubeClient, target: Target, root: Path, source: apps.Source) -> rendering.Target:
@@ -255,6 +270,18 @@ def consoles() -> tuple[Console, Console]:
 # ------------------------------------------------------------------ `gitward diff DIR --app NAME`
 
 
+def local_source(directory: Path, source: apps.Source, path: str | None) -> tuple[Path, apps.Source]:
+    """The checkout root and the Application's source as read from local `directory`: DIR inside a
+    Git checkout is rendered as `kustomize build DIR` would (the checkout is the repository, `--path`
+    is relative to DIR); DIR at a checkout's root (or in none) renders `--path`, else the
+    Application's own path."""
+    checkout, where = rendering.checkout_of(directory)
+    wanted = source.path if where == "." and path is None else posixpath.join(where, path or ".")
+    value_files = source.helm.value_files if source.helm is not None else ()
+    root, inside = rendering.locate(checkout, wanted, value_files=value_files)
+    return root, source.model_copy(update={"path": inside})
+
+
 def diff(
     directory: Annotated[Path, typer.Argument(metavar="DIR", help="A local checkout of the Application's repository.")],
     app: Annotated[str, typer.Option("--app", help="The Application whose live objects to compare with.")],
@@ -276,10 +303,8 @@ def diff(
 
     async def work(client: KubeClient) -> int:
         target = Target.of(await sessions.get_application(client, namespace, app, code=ERROR_CODE))
-        source = target.spec.source
-        if path is not None:
-            source = source.model_copy(update={"path": path or "."})
-        diffs = await plan(client, target, directory, source, allow_remote_bases=allow_remote_bases)
+        root, source = local_source(directory, target.spec.source, path)
+        diffs = await plan(client, target, root, source, allow_remote_bases=allow_remote_bases)
         return show(diffs, out, err)
 
     code = sessions.run(sessions.Session(kubeconfig, context, namespace), work, error_code=ERROR_CODE)

@@ -1,6 +1,8 @@
 """`gitward render DIR`: render a local directory offline to stdout, as the controller would (SPEC §3).
 
-Registered by `cli/main.py`. Builds an Application `Source` from the options (`--path`,
+Registered by `cli/main.py`. DIR is rendered as `kustomize build DIR` would: when it lies inside a
+Git checkout, the checkout's root is the repository (`../base` may reach anywhere in it, never out of
+it) and `--path` is relative to DIR. Builds an Application `Source` from the options (`--path`,
 `--include`, `--exclude`, `--recurse/--no-recurse`) and runs the controller's engine
 (`gitward.rendering.render`: plain manifests, kustomize or a Helm chart, with the same hostile-input
 rules and limits); `--helm-values` files (outside the checkout, the user's own) come after the
@@ -11,6 +13,9 @@ chart's values, `--release-name` / `--namespace` set the release. The output is 
 
 from __future__ import annotations
 
+import dataclasses
+import os
+import posixpath
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -51,26 +56,50 @@ def render(
     sessions.quiet_logs()
     if not directory.is_dir():
         sessions.fail(f"{directory}: not a directory")
+    offset = "."  # where the render's root lies in the checkout (`rendering.locate`)
     try:
-        source = local_source(directory, path, DirectorySource(recurse=recurse, include=include, exclude=exclude))
-        if helm_values and not rendering.has_chart(directory, source.path):
+        root, where = rendering.locate(directory, path or ".")
+        offset = os.path.relpath(root, rendering.checkout_of(directory)[0])
+        offset = "." if offset.startswith("..") else offset
+        options = DirectorySource(recurse=recurse, include=include, exclude=exclude)
+        source = local_source(root, where, options)
+        if helm_values and not rendering.has_chart(root, source.path):
             raise RenderError(f"{source.path}: --helm-values is for Helm charts, and there is no Chart.yaml here")
         objects = rendering.render(
-            directory,
+            root,
             source,
             allow_remote_bases=allow_remote_bases,
             target=rendering.Target(app_name=release_name, namespace=namespace),
             helm_value_files=[file.resolve() for file in helm_values or []],
         )
     except RenderError as exc:
-        sessions.fail(exc.message)
-    sys.stdout.write(stream(objects))
+        sessions.fail(in_checkout(exc.message, offset))
+    sys.stdout.write(stream([dataclasses.replace(obj, file=relabel(obj.file, offset)) for obj in objects]))
+
+
+def in_checkout(message: str, offset: str) -> str:
+    """A render error starting with a path of a narrowed root, with that path made one of the checkout."""
+    head, sep, rest = message.partition(":")
+    if offset == "." or not sep or " " in head:
+        return message
+    return posixpath.normpath(posixpath.join(offset, head)) + sep + rest
+
+
+def relabel(label: str, offset: str) -> str:
+    """A file label of a render from a narrowed root (`rendering.locate`) as a path of the checkout."""
+    if offset == ".":
+        return label
+    for prefix in ("kustomize:", "helm:"):
+        if label.startswith(prefix):
+            return prefix + posixpath.normpath(posixpath.join(offset, label.removeprefix(prefix)))
+    return posixpath.normpath(posixpath.join(offset, label))
 
 
 def local_source(directory: Path, path: str, options: DirectorySource) -> Source:
     """The Source an Application would have for `path` in this checkout; RenderError when `path` is not
     one an Application could name (source.path's grammar: relative, no '..')."""
-    problem = GRAMMARS["path"].problem(path or ".")
+    path = posixpath.normpath(path or ".")
+    problem = GRAMMARS["path"].problem(path)
     if problem is not None:
         raise RenderError(f"{path}: --path {problem}")
     return Source(repoURL=directory.resolve().as_uri(), path=path or ".", directory=options)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from gitward import rendering
 from gitward.controller import fights, triggers
 from gitward.controller.clusters import Target
 from gitward.core import applications as apps
@@ -34,6 +35,8 @@ class Memory:
     refresh_requested: float | None = None  # monotonic time of an explicit refresh not yet handled
     refresh_reason: str = ""  # who asked for it (webhook, manual): recorded in the history
     fight_guard: fights.FightGuard = field(default_factory=fights.FightGuard)  # objects changed back by others
+    inputs: rendering.Inputs | None = None  # ConfigMaps/Secrets the render takes, read on full re-checks
+    secret_values: tuple[str, ...] = ()  # Secret-held strings in the last render (masked in diffs)
 
 
 @dataclass

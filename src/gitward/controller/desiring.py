@@ -15,11 +15,13 @@ import dataclasses
 import datetime as dt
 import time
 
-from gitward import sourcing
+from gitward import rendering, sourcing
 from gitward.controller import metrics
 from gitward.controller.clusters import Clusters, Target
 from gitward.controller.context import Pass
+from gitward.controller.impersonation import Impersonation
 from gitward.controller.informers import Informer
+from gitward.controller.inputs import RenderInputs
 from gitward.controller.policies import Policies
 from gitward.controller.sources import Sources
 from gitward.core import applications as apps
@@ -29,6 +31,7 @@ from gitward.core.manifests import Manifest, ObjectRef
 from gitward.kube import errors as kube_errors
 from gitward.kube.client import KubeClient
 from gitward.planning import normalizing, projects, windows
+from gitward.rendering import substitution
 from gitward.sourcing import Credentials, Revision, verification
 
 __all__ = ["DesiredState", "needs_source_check"]
@@ -44,12 +47,14 @@ class DesiredState:
         sources: Sources,
         projects: Informer | None,
         policies: Policies | None = None,
+        inputs: RenderInputs | None = None,
     ) -> None:
         self.client = client  # the controller's own cluster: Secrets of the Application's namespace
         self.clusters = clusters
         self.sources = sources
         self.projects = projects
         self.policies = policies  # wired by the manager (the Policy informer of the controller namespace)
+        self.inputs = inputs or RenderInputs(client, Impersonation())  # ConfigMaps/Secrets a render takes (SPEC §15)
 
     async def of(self, p: Pass) -> list[Manifest]:
         """The normalised objects `p` should deploy; sets `p.target` and `p.revision`."""
@@ -60,6 +65,8 @@ class DesiredState:
             p.revision = await self._revision(p, creds)
         else:
             p.revision = p.memory.revision
+        if p.full or p.memory.inputs is None:
+            p.memory.inputs = await self.inputs.read(p.spec, p.namespace)
         key = _render_key(p, p.revision, p.target)
         p.desired, complete = await self._render(p, p.revision, creds, p.target, key)
         _check_objects(bounds, p.spec, p.desired)
@@ -166,6 +173,8 @@ class DesiredState:
         if memory.desired_key == key and memory.desired:
             return memory.desired, True  # same commit, source and destination: the same objects (no re-parse)
         memory.desired_key = ()  # set again by `of` once the new objects passed every check
+        given = memory.inputs or rendering.Inputs()
+        decrypted: list[str] = []
         objs = await self.sources.render(
             spec.source,
             revision.sha,
@@ -173,7 +182,18 @@ class DesiredState:
             app_name=p.name,
             namespace=p.destination_namespace,
             capabilities=target.discovery.get,
+            inputs=given,
+            secrets_out=decrypted,
         )
+        memory.secret_values = (*given.secret_values(), *decrypted)
+        if spec.source.substitute is not None:
+            done = substitution.substitute(
+                objs,
+                given.variables,
+                strict=spec.source.substitute.strict,
+                max_bytes=self.sources.limits.max_total_bytes,
+            )
+            objs, memory.secret_values = done.objects, (*memory.secret_values, *done.secret_values)
         scopes = await _scopes(objs, target)
         desired = normalizing.normalize(
             objs,
@@ -188,7 +208,16 @@ class DesiredState:
 def _render_key(p: Pass, revision: Revision, target: Target) -> tuple[str, ...]:
     """What a render depends on: the same key, the same objects."""
     spec = p.spec
-    return (revision.sha, spec.source.model_dump_json(), spec.destination.model_dump_json(), target.name)
+    inputs = p.memory.inputs.fingerprint() if p.memory.inputs is not None else ""
+    decryption = spec.decryption.model_dump_json() if spec.decryption is not None else ""
+    return (
+        revision.sha,
+        spec.source.model_dump_json(),
+        spec.destination.model_dump_json(),
+        target.name,
+        inputs,
+        decryption,
+    )
 
 
 def needs_source_check(p: Pass, now: float) -> tuple[bool, str]:

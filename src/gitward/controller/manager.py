@@ -188,6 +188,11 @@ class Controller:
             return None
         return memory.effective or memory.desired
 
+    def secret_values(self, key: str) -> tuple[str, ...]:
+        """Secret-held strings the last render of `key` put into its objects (masked in diffs)."""
+        memory = self.reconciler.memory.get(key)
+        return memory.secret_values if memory is not None else ()
+
     def live(self, ref: ObjectRef) -> Manifest | None:
         """The live object from the watch cache (managed objects only)."""
         return self.informers.get(ref)

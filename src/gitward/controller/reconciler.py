@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 
 import pydantic
 
+from gitward.applying.results import Change
 from gitward.controller import dependencies, events, fights, finalizing, metrics, triggers
 from gitward.controller.clusters import Clusters, Target
 from gitward.controller.context import Memory, Pass
@@ -25,10 +26,12 @@ from gitward.controller.desiring import DesiredState, needs_source_check
 from gitward.controller.hooks import HookRun, sync_with_hooks
 from gitward.controller.impersonation import Impersonation
 from gitward.controller.informers import Informer, InformerSet
+from gitward.controller.inputs import RenderInputs
 from gitward.controller.sources import Sources
 from gitward.controller.statuses import StatusWriter
 from gitward.controller.syncing import Policy, Syncer, SyncOutcome
 from gitward.core import applications as apps
+from gitward.core import redaction
 from gitward.core.errors import PermanentError, ReconcileError, SyncError, ValidationError
 from gitward.core.logging import get_logger
 from gitward.core.manifests import Manifest
@@ -68,7 +71,9 @@ class Reconciler:
         self.options = options or Options()
         self.memory: dict[str, Memory] = {}
         self.impersonation = Impersonation(self.options.default_service_account)
-        self.desired = DesiredState(client, clusters, sources, projects_informer)
+        self.desired = DesiredState(
+            client, clusters, sources, projects_informer, inputs=RenderInputs(client, self.impersonation)
+        )
         self.status = StatusWriter(client, apps_informer, recorder)
         self.finalizer = finalizing.Finalizer(client, clusters, self.impersonation)
 
@@ -161,11 +166,13 @@ class Reconciler:
             run = HookRun.of(client, hooks, p.app.get("status") or {}, revision.sha) if hooks and operation else None
             outcome = await sync_with_hooks(run, sync)
             p.memory.effective = outcome.effective
-            return outcome
         except kube_errors.APIForbiddenError as exc:
-            raise ValidationError(f"forbidden: {exc.message}", reason="Forbidden") from exc
+            raise ValidationError(f"forbidden: {_masked(exc.message, p)}", reason="Forbidden") from exc
         except kube_errors.KubeError as exc:
-            raise SyncFailure(exc.message) from exc
+            raise SyncFailure(_masked(exc.message, p)) from exc
+        outcome.changes = [_masked_change(c, p) for c in outcome.changes]
+        outcome.invalid = [_masked_change(c, p) for c in outcome.invalid]
+        return outcome
 
     async def _failed(self, p: Pass, exc: ReconcileError) -> float:
         """The one failure path: the step's condition in the status, and when to try again — a
@@ -256,3 +263,13 @@ def _invalid_spec(exc: Exception, suffix: str = "") -> PermanentError:
     else:
         message = f"spec: {exc}"
     return PermanentError(message + suffix, reason="InvalidSpec")
+
+
+def _masked(message: str, p: Pass) -> str:
+    """`message` without the Secret-held values the render put into other objects (substitution,
+    valuesFrom, SOPS): an API server error about such an object may echo them."""
+    return redaction.redact(message, p.memory.secret_values) if p.memory.secret_values else message
+
+
+def _masked_change(change: Change, p: Pass) -> Change:
+    return dataclasses.replace(change, message=_masked(change.message, p)) if change.message else change

@@ -75,6 +75,7 @@ class Sources:
         self._in_use: dict[Path, int] = {}  # checkouts a render is reading: never evicted meanwhile
         self._renders: OrderedDict[tuple[str, ...], list[rendering.Rendered]] = OrderedDict()
         self._render_locks: dict[tuple[str, ...], asyncio.Lock] = {}
+        self._secrets: dict[tuple[str, ...], tuple[str, ...]] = {}  # values a cached SOPS render decrypted
         self.render_count = 0
         self._chart_versions: dict[tuple[str, str, str], helmrepo.ChartVersion] = {}
         self._is_chart: dict[tuple[str, str, str], bool] = {}
@@ -100,20 +101,25 @@ class Sources:
         app_name: str = "",
         namespace: str = "",
         capabilities: CapabilitiesProvider | None = None,
+        inputs: rendering.Inputs | None = None,
+        secrets_out: list[str] | None = None,
     ) -> list[Manifest]:
         """The objects `source` renders to at commit (or chart version) `sha` (cached; do not mutate).
 
         `app_name` is a chart's default release name and `namespace` its `.Release.Namespace`;
-        `capabilities` (else the provider given at construction) is asked only for charts.
+        `capabilities` (else the provider given at construction) is asked only for charts. `inputs`
+        (what the render takes from the cluster) are part of the cache key by their fingerprint;
+        the values a SOPS render decrypted are added to `secrets_out` (also on a cache hit).
         """
         target = await self._target(source, sha, creds, app_name, namespace, capabilities)
-        key = self._key(source, sha, target)
+        key = self._key(source, sha, target, inputs)
         cached = self._renders.get(key)
         if cached is None:
             lock = self._render_locks.setdefault(key, asyncio.Lock())
             async with lock:
                 cached = self._renders.get(key)
                 if cached is None:
+                    found: list[str] = []
                     root, source_in_root = await self._root(source, sha, creds)
                     self._in_use[root] = self._in_use.get(root, 0) + 1
                     try:
@@ -124,15 +130,20 @@ class Sources:
                             self.limits,
                             allow_remote_bases=self.allow_remote_bases,
                             target=target,
+                            inputs=inputs,
+                            secrets_out=found,
                         )
                     finally:
                         self._release(root)
                     self.render_count += 1
                     self._renders[key] = cached
+                    self._secrets[key] = tuple(found)
                     while len(self._renders) > self.max_renders:
-                        self._renders.popitem(last=False)
+                        self._secrets.pop(self._renders.popitem(last=False)[0], None)
             self._render_locks.pop(key, None)
         self._renders.move_to_end(key)
+        if secrets_out is not None:
+            secrets_out.extend(self._secrets.get(key, ()))
         return [r.manifest for r in cached]
 
     def cached_render(self, source: Source, sha: str) -> list[Manifest] | None:
@@ -239,9 +250,13 @@ class Sources:
             _remember(self._is_chart, key, _has_chart(root, source.path), self.max_renders)
         return self._is_chart.get(key, False)
 
-    def _key(self, source: Source, sha: str, target: rendering.Target | None) -> tuple[str, ...]:
+    def _key(
+        self, source: Source, sha: str, target: rendering.Target | None, inputs: rendering.Inputs | None = None
+    ) -> tuple[str, ...]:
         base = (source.repo_url, sha, _options_key(source))
         target_key = "" if target is None else _target_key(target)
+        if inputs is not None and inputs != rendering.Inputs():
+            target_key += "|inputs:" + inputs.fingerprint()
         _remember(self._targets, base, target_key, self.max_renders)
         return (*base, str(self.allow_remote_bases), target_key)
 

@@ -27,6 +27,7 @@ REFRESH = "gitward.dev/refresh"
 SYNC = "gitward.dev/sync"
 DELETION_POLICY = "gitward.dev/deletion-policy"
 FINALIZER = "gitward.dev/cleanup"
+SUBSTITUTE = "gitward.dev/substitute"  # "disabled": no variable substitution in this object
 
 
 class SpecModel(BaseModel):
@@ -69,8 +70,70 @@ class DirectorySource(SpecModel):
     exclude: Glob = ""
 
 
+MAX_OPTION_VALUE = 16 * 1024
+"""Longest annotation value or substitution variable value in a spec (the CRD says the same)."""
+MAX_PATCH = 64 * 1024
+"""Longest inline kustomize patch."""
+QualifiedName = Annotated[str, grammar("qualified-name")]
+OptionValue = Annotated[str, Field(max_length=MAX_OPTION_VALUE)]
+
+
+def _keys(grammar_name: str) -> AfterValidator:
+    """A validator holding every key of a mapping field to a grammar (CRDs cannot check keys)."""
+
+    def keys(mapping: dict[str, Any]) -> dict[str, Any]:
+        for key in mapping:
+            check(grammar_name, key)
+        return mapping
+
+    return AfterValidator(keys)
+
+
+class PatchTarget(SpecModel):
+    """Which objects of the render a kustomize patch applies to (kustomize's patch target)."""
+
+    group: Annotated[str, grammar("group")] = ""
+    version: Annotated[str, grammar("patch-version")] = ""
+    kind: Annotated[str, grammar("kind")] | None = None
+    name: Annotated[str, grammar("patch-name")] = ""
+    namespace: OptionalSubdomain = ""
+    label_selector: Annotated[str, grammar("selector")] = Field(default="", alias="labelSelector")
+    annotation_selector: Annotated[str, grammar("selector")] = Field(default="", alias="annotationSelector")
+
+
+class KustomizePatch(SpecModel):
+    """An inline patch (strategic merge or JSON 6902), applied by kustomize to the render's objects."""
+
+    target: PatchTarget | None = None
+    patch: Annotated[str, Field(min_length=1, max_length=MAX_PATCH)]
+
+
 class KustomizeSource(SpecModel):
-    pass
+    """Options applied by kustomize itself, through an overlay generated in the render's private copy."""
+
+    images: tuple[Annotated[str, grammar("image")], ...] = Field(default=(), max_length=64)
+    name_prefix: Annotated[str, grammar("name-prefix")] = Field(default="", alias="namePrefix")
+    name_suffix: Annotated[str, grammar("name-suffix")] = Field(default="", alias="nameSuffix")
+    common_labels: Annotated[dict[str, Annotated[str, grammar("label-value")]], _keys("qualified-name")] = Field(
+        default_factory=dict, alias="commonLabels", max_length=64
+    )
+    common_annotations: Annotated[dict[str, OptionValue], _keys("qualified-name")] = Field(
+        default_factory=dict, alias="commonAnnotations", max_length=64
+    )
+    patches: tuple[KustomizePatch, ...] = Field(default=(), max_length=64)
+
+    def is_empty(self) -> bool:
+        """Whether no option is set (`kustomize: {}` only chooses the engine)."""
+        return self == KustomizeSource()
+
+
+class ValuesReference(SpecModel):
+    """A ConfigMap or Secret of the Application's namespace holding Helm values (Flux's valuesFrom)."""
+
+    kind: Literal["ConfigMap", "Secret"]
+    name: Subdomain
+    values_key: Annotated[str, grammar("config-key")] = Field(default="values.yaml", alias="valuesKey")
+    optional: bool = False
 
 
 class HelmSource(SpecModel):
@@ -79,6 +142,30 @@ class HelmSource(SpecModel):
     )
     values: dict[str, Any] = Field(default_factory=dict)
     release_name: Annotated[str, grammar("release-name")] = Field(default="", alias="releaseName")
+    values_from: tuple[ValuesReference, ...] = Field(default=(), alias="valuesFrom", max_length=32)
+
+
+class SubstituteReference(SpecModel):
+    """A ConfigMap or Secret of the Application's namespace whose entries are substitution variables."""
+
+    kind: Literal["ConfigMap", "Secret"]
+    name: Subdomain
+    optional: bool = False
+
+
+class Substitute(SpecModel):
+    """`${var}` / `${var:=default}` replaced in the rendered objects' strings (Flux postBuild)."""
+
+    vars: Annotated[dict[str, OptionValue], _keys("variable")] = Field(default_factory=dict, max_length=256)
+    from_: tuple[SubstituteReference, ...] = Field(default=(), alias="from", max_length=32)
+    strict: bool = False
+
+
+class Decryption(SpecModel):
+    """SOPS decryption of the render's encrypted files, with the keys of a Secret (SPEC §15)."""
+
+    provider: Literal["sops"] = "sops"
+    secret_ref: SecretRef | None = Field(default=None, alias="secretRef")
 
 
 class VerifySource(SpecModel):
@@ -102,6 +189,8 @@ class Source(SpecModel):
     @property
     def is_oci(self) -> bool:
         return self.repo_url.startswith("oci://")
+
+    substitute: Substitute | None = None
 
     @field_validator("target_revision", mode="before")
     @classmethod
@@ -201,6 +290,7 @@ class ApplicationSpec(SpecModel):
     health_checks: tuple[HealthCheck, ...] = Field(default=(), alias="healthChecks", max_length=64)
     ignore_differences: tuple[IgnoreDifference, ...] = Field(default=(), alias="ignoreDifferences", max_length=64)
     depends_on: tuple[Dependency, ...] = Field(default=(), alias="dependsOn", max_length=64)
+    decryption: Decryption | None = None
 
 
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")

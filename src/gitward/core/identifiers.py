@@ -108,6 +108,36 @@ GRAMMARS: dict[str, Grammar] = {
     "label-value": Grammar(
         r"^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$", 63, "a label value (at most 63 characters)"
     ),
+    # a key of a ConfigMap's or Secret's data (Kubernetes' own rule)
+    "config-key": Grammar(r"^[-._a-zA-Z0-9]+$", 253, "a ConfigMap or Secret key (letters, digits, '-', '_', '.')"),
+    # a substitution variable's name (Flux postBuild's rule)
+    "variable": Grammar(
+        r"^[_a-zA-Z][_a-zA-Z0-9]*$", 253, "a variable name (letters, digits and '_'; no leading digit)"
+    ),
+    # kustomize options (source.kustomize): images as `name[=newName][:tag][@sha256:digest]`
+    "image": Grammar(
+        r"^[a-zA-Z0-9][a-zA-Z0-9._/:-]*(=[a-zA-Z0-9][a-zA-Z0-9._/:-]*)?(@sha256:[a-f0-9]{64})?$",
+        1024,
+        "an image override: name=newName:tag, name:tag or name@sha256:digest",
+    ),
+    "name-prefix": Grammar(
+        r"^([a-z0-9][-a-z0-9.]*)?$", 63, "empty or a name prefix (lower-case letters, digits, '-', '.')"
+    ),
+    "name-suffix": Grammar(
+        r"^([-a-z0-9.]*[a-z0-9])?$", 63, "empty or a name suffix (lower-case letters, digits, '-', '.')"
+    ),
+    # label and annotation keys (qualified names: an optional DNS subdomain prefix and "/"), label values
+    "qualified-name": Grammar(
+        rf"^({_SUBDOMAIN}/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$",
+        317,
+        "a label or annotation key ([prefix/]name: letters, digits, '-', '_', '.')",
+    ),
+    # a patch's target: API version, object name (kustomize matches it as a regular expression) and selectors
+    "patch-version": Grammar(r"^([a-z0-9]+)?$", 63, "empty or an API version (v1, v1beta1)"),
+    "patch-name": Grammar(
+        r"^[-a-z0-9.*]*$", 253, "empty or an object name (lower-case letters, digits, '-', '.', '*')"
+    ),
+    "selector": Grammar(r"^[-A-Za-z0-9_./=!, ()]*$", 1024, "empty or a label selector"),
 }
 
 

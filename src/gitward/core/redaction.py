@@ -23,11 +23,11 @@ def redact_url(url: str) -> str:
 
 def redact(text: str, secrets: tuple[str, ...] = ()) -> str:
     """Remove URL userinfo and query strings, bearer tokens and any of `secrets` from `text`."""
-    out = _URL_USERINFO.sub(lambda m: f"{m.group('scheme')}{MASK}@", text)
-    out = _URL_QUERY.sub(lambda m: f"{m.group('base')}?{MASK}", out)
-    out = _AUTH_HEADER.sub(lambda m: f"{m.group(1)}{MASK}", out)
-    out = _BEARER.sub(lambda m: f"{m.group(1)}{MASK}", out)
-    for secret in sorted((s for s in secrets if s), key=len, reverse=True):
+    out = text
+    for secret in sorted((s for s in secrets if s), key=len, reverse=True):  # whole values first
         if len(secret) >= 3:
             out = out.replace(secret, MASK)
-    return out
+    out = _URL_USERINFO.sub(lambda m: f"{m.group('scheme')}{MASK}@", out)
+    out = _URL_QUERY.sub(lambda m: f"{m.group('base')}?{MASK}", out)
+    out = _AUTH_HEADER.sub(lambda m: f"{m.group(1)}{MASK}", out)
+    return _BEARER.sub(lambda m: f"{m.group(1)}{MASK}", out)

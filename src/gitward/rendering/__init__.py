@@ -12,8 +12,22 @@ Helm's engine on a private copy in a bounded worker process.
 """
 
 from gitward.rendering.documents import Rendered
-from gitward.rendering.engines import render
+from gitward.rendering.engines import locate, render
 from gitward.rendering.helm import Capabilities, Target, has_chart
+from gitward.rendering.inputs import Inputs, ValuesDocument
 from gitward.rendering.limits import DEFAULT_LIMITS, Limits
+from gitward.rendering.paths import checkout_of
 
-__all__ = ["DEFAULT_LIMITS", "Capabilities", "Limits", "Rendered", "Target", "has_chart", "render"]
+__all__ = [
+    "DEFAULT_LIMITS",
+    "Capabilities",
+    "Inputs",
+    "Limits",
+    "Rendered",
+    "Target",
+    "ValuesDocument",
+    "checkout_of",
+    "has_chart",
+    "locate",
+    "render",
+]

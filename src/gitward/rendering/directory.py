@@ -28,8 +28,11 @@ class _File:
     """Resolved path to read (the target, for a symlink)."""
 
 
-def render(root: Path, base: Path, options: DirectorySource, limits: Limits) -> list[documents.Rendered]:
-    """The objects in the manifest files under `base` (resolved, inside the resolved `root`)."""
+def render(
+    root: Path, base: Path, options: DirectorySource, limits: Limits, *, cache: bool = True
+) -> list[documents.Rendered]:
+    """The objects in the manifest files under `base` (resolved, inside the resolved `root`);
+    `cache=False` (decrypted files) parses without the process-wide parse cache."""
     files = select(root, base, options, limits)
     budget = scanning.Budget(limits.max_total_bytes)
     read = 0
@@ -40,7 +43,10 @@ def render(root: Path, base: Path, options: DirectorySource, limits: Limits) -> 
         if read > limits.max_total_bytes:
             raise RenderError(f"{file.rel}: manifests exceed the total size limit of {limits.max_total_bytes} bytes")
         is_json = file.rel.lower().endswith(".json")
-        rendered.extend(parsecache.load(data, file.rel, limits, budget, is_json, _parse))
+        if cache:
+            rendered.extend(parsecache.load(data, file.rel, limits, budget, is_json, _parse))
+        else:
+            rendered.extend(_parse(data, file.rel, limits, budget, is_json))
     return rendered
 
 

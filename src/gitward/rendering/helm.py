@@ -31,6 +31,7 @@ from gitward.core.applications import HelmSource
 from gitward.core.errors import RenderError
 from gitward.core.logging import get_logger
 from gitward.rendering import copying, documents, helm_hooks, helm_runner, helm_values, paths, scanning
+from gitward.rendering.inputs import ValuesDocument
 from gitward.rendering.limits import Limits
 
 CHART_FILE = "Chart.yaml"
@@ -106,13 +107,20 @@ def render(
     limits: Limits,
     *,
     extra_value_files: Sequence[Path] = (),
+    value_documents: Sequence[ValuesDocument] = (),
 ) -> list[documents.Rendered]:
     """The objects of the chart at `chart` (resolved, inside the resolved checkout `root`)."""
     chart_rel = paths.relative(chart, root)
     if not is_chart(chart):
         raise RenderError(f"{chart_rel}: no {CHART_FILE} here: not a Helm chart")
     values = helm_values.compose(
-        root, chart, options.value_files, options.values, limits, extra_files=extra_value_files
+        root,
+        chart,
+        options.value_files,
+        options.values,
+        limits,
+        extra_files=extra_value_files,
+        from_cluster=value_documents,
     )
     release, namespace = release_name(options, target), target.namespace or DEFAULT_NAMESPACE
     check_release(release, namespace)

@@ -1,8 +1,10 @@
 """The values a chart is rendered with: value files from the repository, extra files, inline values.
 
 Called by `helm.render` before the chart goes to the Helm engine. Precedence follows `helm template
--f ... -f ...` and Argo CD: the chart's own values.yaml (applied by Helm itself) < `valueFiles` in
-order < extra files given on the command line (`gitward render --helm-values F`) < inline `values`.
+-f ... -f ...`, Argo CD and Flux: the chart's own values.yaml (applied by Helm itself) < `valueFiles`
+in order < `valuesFrom` ConfigMaps and Secrets in order (read by the controller) < extra files given
+on the command line (`gitward render --helm-values F`) < inline `values`. A document from a Secret
+that does not parse is refused without quoting it (parser messages show the offending line).
 Maps merge deeply; anything else (lists included) is replaced; `null` removes a chart default.
 
 `valueFiles` are repository paths relative to the chart: `..` may reach other files of the same
@@ -18,6 +20,7 @@ from typing import Any
 
 from gitward.core.errors import RenderError
 from gitward.rendering import documents, paths, scanning
+from gitward.rendering.inputs import ValuesDocument
 from gitward.rendering.limits import Limits
 
 
@@ -29,6 +32,7 @@ def compose(
     limits: Limits,
     *,
     extra_files: Sequence[Path] = (),
+    from_cluster: Sequence[ValuesDocument] = (),
 ) -> dict[str, Any]:
     """The values for the chart at `chart` (resolved, inside the resolved checkout `root`)."""
     budget = scanning.Budget(limits.max_total_bytes)
@@ -37,6 +41,8 @@ def compose(
     for name in value_files:
         rel, real = resolve(root, chart_rel, name)
         merge(values, load(paths.read_bounded(real, rel, limits.max_file_bytes), rel, limits, budget))
+    for doc in from_cluster:
+        merge(values, _load_document(doc, limits, budget))
     for path in extra_files:
         label = str(path)
         if not paths.is_regular_file(path):
@@ -44,6 +50,18 @@ def compose(
         merge(values, load(paths.read_bounded(path, label, limits.max_file_bytes), label, limits, budget))
     merge(values, inline)
     return values
+
+
+def _load_document(doc: ValuesDocument, limits: Limits, budget: scanning.Budget) -> dict[str, Any]:
+    """The mapping of one `valuesFrom` document; a Secret's content is never quoted in the error."""
+    if len(doc.text.encode()) > limits.max_file_bytes:
+        raise RenderError(f"{doc.label}: values are larger than the limit of {limits.max_file_bytes} bytes")
+    try:
+        return load(doc.text.encode(), doc.label, limits, budget)
+    except RenderError as exc:
+        if doc.secret:
+            raise RenderError(f"{doc.label}: not a YAML mapping of values (content not shown: a Secret)") from None
+        raise exc from None
 
 
 def resolve(root: Path, chart_rel: str, name: str) -> tuple[str, Path]:

@@ -38,8 +38,9 @@ def looks_remote(entry: str) -> bool:
     return text.startswith(_REMOTE_PREFIXES) or any(marker in text for marker in _REMOTE_MARKERS)
 
 
-def check_references(root: Path, start: str, limits: Limits, *, allow_remote: bool) -> None:
-    """Walk kustomizations from repo path `start` (in resolved `root`), refusing bad references."""
+def check_references(root: Path, start: str, limits: Limits, *, allow_remote: bool) -> set[str]:
+    """Walk kustomizations from repo path `start` (in resolved `root`), refusing bad references;
+    the repo paths of every directory reached (`start` included)."""
     pending, seen = [start], set()
     while pending:
         directory = pending.pop()
@@ -47,6 +48,7 @@ def check_references(root: Path, start: str, limits: Limits, *, allow_remote: bo
             continue  # a cycle: kustomize reports it with the full chain
         seen.add(directory)
         pending.extend(_local_bases(root, directory, limits, allow_remote=allow_remote))
+    return seen
 
 
 def _local_bases(root: Path, directory: str, limits: Limits, *, allow_remote: bool) -> list[str]:

@@ -2,8 +2,10 @@
 
 Called by `engines.render` when the source path holds a kustomization (or `source.kustomize` is set).
 The flow: copy the checkout (`copying`, symlinks checked first) → check the kustomizations'
-references (`kustomizations`) → run the pinned kubectl with the root-only load restrictor, no
-plugins, no Helm, a scrubbed environment and a wall-clock timeout → load its output (`documents`).
+references (`kustomizations`) → with `source.kustomize` options, write an overlay next to the copy
+(`overlays`; for a plain directory, over its rendered objects) → run the pinned kubectl with the
+root-only load restrictor, no plugins, no Helm, a scrubbed environment and a wall-clock timeout →
+load its output (`documents`).
 Errors name the kustomization file; paths of the private copy never appear in them.
 """
 
@@ -15,8 +17,11 @@ import sys
 import tempfile
 from pathlib import Path
 
+import yaml
+
+from gitward.core.applications import KustomizeSource
 from gitward.core.errors import RenderError
-from gitward.rendering import bounded, copying, documents, kustomizations, paths, scanning
+from gitward.rendering import bounded, copying, documents, kustomizations, overlays, paths, scanning
 from gitward.rendering.limits import Limits
 
 POLL_SECONDS = 0.05
@@ -30,8 +35,16 @@ _DEAD_PROXY = "http://127.0.0.1:9"  # with remote bases refused, any network fet
 _PASSED_THROUGH = ("PATH", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy")
 
 
-def render(root: Path, base: Path, limits: Limits, *, allow_remote_bases: bool = False) -> list[documents.Rendered]:
-    """The objects kustomize builds from `base` (resolved, inside the resolved checkout `root`)."""
+def render(
+    root: Path,
+    base: Path,
+    limits: Limits,
+    *,
+    allow_remote_bases: bool = False,
+    options: KustomizeSource | None = None,
+) -> list[documents.Rendered]:
+    """The objects kustomize builds from `base` (resolved, inside the resolved checkout `root`),
+    with `options` (source.kustomize) applied through an overlay next to the private copy."""
     base_rel = paths.relative(base, root)
     file_rel = kustomizations.relative_file(root, base)
     kubectl = find_kubectl(file_rel)
@@ -40,10 +53,40 @@ def render(root: Path, base: Path, limits: Limits, *, allow_remote_bases: bool =
         copy = work / "repo"
         copying.copy_checkout(root, copy, limits)
         kustomizations.check_references(copy, base_rel, limits, allow_remote=allow_remote_bases)
-        command = kustomize_command(kubectl, copy / base_rel)
+        directory = copy / base_rel
+        if options is not None and not options.is_empty():
+            directory = _overlay(work, f"../repo/{base_rel}" if base_rel != "." else "../repo", options, limits)
+            file_rel = f"source.kustomize over {file_rel}"
+        command = kustomize_command(kubectl, directory)
         output = _run(command, work, file_rel, limits, allow_remote=allow_remote_bases)
     label = f"kustomize:{base_rel}"
     return documents.load(output, label, limits, scanning.Budget(limits.max_total_bytes))
+
+
+def render_objects(
+    objects: list[documents.Rendered], base_rel: str, options: KustomizeSource, limits: Limits
+) -> list[documents.Rendered]:
+    """A plain directory's objects (already rendered and bounded) with `options` applied by kustomize."""
+    label = f"{base_rel}: source.kustomize"
+    kubectl = find_kubectl(label)
+    with tempfile.TemporaryDirectory(prefix="gitward-kustomize-") as tmp:
+        work = Path(os.path.realpath(tmp))
+        (work / "repo").mkdir()
+        directory = _overlay(work, "objects.yaml", options, limits)
+        stream = yaml.safe_dump_all([obj.manifest for obj in objects], sort_keys=False, allow_unicode=True)
+        (directory / "objects.yaml").write_text(stream, encoding="utf-8")
+        output = _run(kustomize_command(kubectl, directory), work, label, limits, allow_remote=False)
+    return documents.load(output, f"kustomize:{base_rel}", limits, scanning.Budget(limits.max_total_bytes))
+
+
+def _overlay(work: Path, resource: str, options: KustomizeSource, limits: Limits) -> Path:
+    """Write the overlay kustomization applying `options` to `resource` in `work/overlay`."""
+    directory = work / "overlay"
+    directory.mkdir()
+    (directory / "kustomization.yaml").write_text(
+        overlays.dump(overlays.kustomization(resource, options, limits)), encoding="utf-8"
+    )
+    return directory
 
 
 def kustomize_command(kubectl: str, directory: Path) -> list[str]:
@@ -107,6 +150,8 @@ def describe(stderr: bytes, work: Path) -> str:
     """kustomize's stderr as one trimmed line, with paths of the private copy made repo-relative."""
     text = stderr.decode("utf-8", errors="replace")
     copy = str(work / "repo")
+    overlay = str(work / "overlay")
+    text = text.replace(overlay + "/", "source.kustomize:").replace(overlay, "source.kustomize")
     text = text.replace(copy + "/", "").replace(copy, ".").replace(str(work), "<tmp>")
     text = " ".join(text.split())
     for prefix in ("error: ", "Error: "):

@@ -30,6 +30,17 @@ def real_root(root: Path) -> Path:
     return Path(os.path.realpath(root))
 
 
+def checkout_of(directory: Path) -> tuple[Path, str]:
+    """Where a local `directory` lies: (the root of the Git checkout holding it, its repo-relative
+    path), as `kustomize build DIR` sees it — `../base` may reach anywhere in the checkout, never
+    out of it. A directory in no checkout is its own root. Used by `gitward render` / `gitward diff`."""
+    real = real_root(directory)
+    for candidate in (real, *real.parents):
+        if (candidate / ".git").exists():
+            return candidate, relative(real, candidate)
+    return real, "."
+
+
 def is_inside(path: Path, root: Path) -> bool:
     """Whether the (already resolved) `path` is `root` or below it."""
     return path == root or path.is_relative_to(root)

@@ -100,5 +100,6 @@ async def get_diff(principal: auth.Viewer, server: Backend, namespace: str, name
         raise backend.Unavailable(f"Application {namespace}/{name} has not been rendered yet", retry_after=2)
     status = app.get("status") or {}
     revision = str((status.get("sync") or {}).get("revision") or "")
-    items = await diffs.out_of_sync(server.client, controller, views.resources(app), desired)
+    secrets = controller.secret_values(f"{namespace}/{name}")
+    items = await diffs.out_of_sync(server.client, controller, views.resources(app), desired, secrets)
     return schemas.DiffList(revision=revision, items=items)

@@ -18,6 +18,7 @@ import asyncio
 from collections.abc import Mapping, Sequence
 
 from gitward.controller.manager import Controller
+from gitward.core import redaction
 from gitward.core.manifests import Manifest, ObjectRef, split_api_version
 from gitward.kube import errors
 from gitward.kube.client import KubeClient
@@ -48,7 +49,11 @@ async def read_live(
 
 
 async def out_of_sync(
-    client: KubeClient, controller: Controller, rows: list[schemas.ResourceRow], desired: list[Manifest]
+    client: KubeClient,
+    controller: Controller,
+    rows: list[schemas.ResourceRow],
+    desired: list[Manifest],
+    secrets: tuple[str, ...] = (),
 ) -> list[schemas.ObjectDiff]:
     """The diffs of the rows that are OutOfSync (at most MAX_OBJECTS), in row order. Rendered
     objects are read from the API server; the ones awaiting pruning from the watch cache."""
@@ -57,19 +62,24 @@ async def out_of_sync(
     rendered = [(str(by_ref[ref].get("apiVersion", "")), ref) for ref in refs if ref in by_ref]
     live = dict(zip([ref for _, ref in rendered], await read_live(client, rendered), strict=True))
     live.update({ref: controller.live(ref) for ref in refs if ref not in by_ref})
-    return object_diffs(rows, by_ref, live)
+    return object_diffs(rows, by_ref, live, secrets)
 
 
 def object_diffs(
-    rows: list[schemas.ResourceRow], desired: Mapping[ObjectRef, Manifest], live: Mapping[ObjectRef, Manifest | None]
+    rows: list[schemas.ResourceRow],
+    desired: Mapping[ObjectRef, Manifest],
+    live: Mapping[ObjectRef, Manifest | None],
+    secrets: tuple[str, ...] = (),
 ) -> list[schemas.ObjectDiff]:
     """The diff of each OutOfSync row (at most MAX_OBJECTS) whose managed fields differ, in row
-    order: `desired` and `live` by object (missing: the object is not rendered, or not live)."""
+    order: `desired` and `live` by object (missing: the object is not rendered, or not live).
+    `secrets` are Secret-held values the render put into other objects (substitution, valuesFrom):
+    masked wherever they appear."""
     diffs = []
     for row in [r for r in rows if r.status == "OutOfSync"][:MAX_OBJECTS]:
         ref = _ref(row)
         want, have = desired.get(ref), live.get(ref)
-        text = diffing.unified(want, have)
+        text = redaction.redact(diffing.unified(want, have), secrets) if secrets else diffing.unified(want, have)
         if not text:
             continue
         version = row.version or split_api_version(str((want or have or {}).get("apiVersion", "")))[1]

@@ -3,6 +3,8 @@ options, kustomize overlays, errors naming the file (exit 1), Helm values handli
 
 from __future__ import annotations
 
+import os
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -146,3 +148,78 @@ def test_a_chart_with_values_files(tmp_path: Path) -> None:
 
     missing = invoke(str(root), "--path", "chart", "--helm-values", str(root / "nope.yaml"))
     assert missing.exit_code == 1 and "nope.yaml" in missing.stderr
+
+
+def git_checkout(root: Path, files: dict[str, str]) -> Path:
+    write(root, files)
+    subprocess.run(["git", "init", "-q", str(root)], check=True)
+    return root
+
+
+OVERLAY_FILES = {
+    "apps/podinfo/base/cm.yaml": configmap("settings", greeting="hello"),
+    "apps/podinfo/base/kustomization.yaml": "resources:\n  - cm.yaml\n",
+    "apps/podinfo/overlays/prod/kustomization.yaml": "resources:\n  - ../../base\nnamePrefix: prod-\n",
+    "apps/plain/a.yaml": configmap("a", k="1"),
+}
+
+
+@pytest.mark.parametrize(
+    ("where", "args", "expected"),
+    [
+        ("apps/podinfo/overlays/prod", [], ["prod-settings"]),  # DIR as people type it
+        ("apps/podinfo", ["--path", "overlays/prod"], ["prod-settings"]),  # --path is relative to DIR
+        ("apps/podinfo/base", ["--path", "../overlays/prod"], ["prod-settings"]),  # may climb inside the checkout
+        ("apps/plain", [], ["a"]),
+        (".", ["--path", "apps/podinfo/overlays/prod"], ["prod-settings"]),  # as before
+    ],
+)
+def test_a_directory_inside_a_checkout_is_rendered_as_kustomize_build_would(
+    tmp_path: Path, where: str, args: list[str], expected: list[str]
+) -> None:
+    root = git_checkout(tmp_path / "repo", OVERLAY_FILES)
+    result = invoke(str(root / where), *args)
+    assert result.exit_code == 0, result.output
+    assert names(result.stdout) == expected
+
+
+def test_a_directory_in_no_checkout_is_its_own_repository(tmp_path: Path) -> None:
+    write(tmp_path / "loose", OVERLAY_FILES)  # no .git: DIR is the repository, ../../base leaves it
+    result = invoke(str(tmp_path / "loose/apps/podinfo/overlays/prod"))
+    assert result.exit_code == 1
+    assert "kustomization.yaml: resources entry '../../base' leads outside the repository" in result.output
+
+
+def test_an_escape_from_the_checkout_names_the_file_and_the_entry(tmp_path: Path) -> None:
+    (tmp_path / "outside").mkdir()
+    write(tmp_path / "outside", {"cm.yaml": configmap("stolen", k="1"), "kustomization.yaml": "resources: [cm.yaml]\n"})
+    root = git_checkout(tmp_path / "repo", {"apps/x/kustomization.yaml": "resources:\n  - ../../../outside\n"})
+    result = invoke(str(root / "apps/x"))
+    assert result.exit_code == 1
+    assert "apps/x/kustomization.yaml: resources entry '../../../outside' leads outside the repository" in result.output
+    assert "stolen" not in result.output
+    climbing = invoke(str(root / "apps/x"), "--path", "../../..")
+    assert climbing.exit_code == 1 and "stolen" not in climbing.output
+
+
+def test_only_what_dir_reaches_is_read(tmp_path: Path) -> None:
+    """A checkout with a virtualenv-like symlink to elsewhere: DIR and its bases render all the same."""
+    (tmp_path / "elsewhere").mkdir()
+    root = git_checkout(tmp_path / "repo", OVERLAY_FILES)
+    (root / ".venv/bin").mkdir(parents=True)
+    os.symlink(tmp_path / "elsewhere", root / ".venv/bin/python")
+    result = invoke(str(root / "apps/podinfo/overlays/prod"))
+    assert result.exit_code == 0, result.output
+    assert names(result.stdout) == ["prod-settings"]
+    assert result.stdout.startswith("---\n# Source: kustomize:apps/podinfo/overlays/prod\n")  # a path of the checkout
+    plain = invoke(str(root / "apps/plain"))
+    assert plain.stdout.startswith("---\n# Source: apps/plain/a.yaml\n")
+    whole = invoke(str(root), "--path", "apps/podinfo/overlays/prod")  # the same from the checkout's root
+    assert whole.stdout == result.stdout
+
+
+def test_errors_name_files_of_the_checkout(tmp_path: Path) -> None:
+    root = git_checkout(tmp_path / "repo", {**OVERLAY_FILES, "apps/plain/broken.yaml": "a: [1, 2\n"})
+    result = invoke(str(root / "apps/plain"))
+    assert result.exit_code == 1
+    assert result.stderr.startswith("error: apps/plain/broken.yaml:")

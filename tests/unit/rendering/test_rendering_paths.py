@@ -17,10 +17,14 @@ def test_public_names() -> None:
     assert sorted(gitward.rendering.__all__) == [
         "Capabilities",
         "DEFAULT_LIMITS",
+        "Inputs",
         "Limits",
         "Rendered",
         "Target",
+        "ValuesDocument",
+        "checkout_of",
         "has_chart",
+        "locate",
         "render",
     ]
 
@@ -95,3 +99,13 @@ def test_audit_hook_sees_what_rendering_opens(repo: Path, opened: list[str]) -> 
     write(repo, {"cm.yaml": configmap("x")})
     render(repo, source())
     assert str(paths.real_root(repo) / "cm.yaml") in opened
+
+
+def test_checkout_of(tmp_path: Path) -> None:
+    (tmp_path / "repo/.git").mkdir(parents=True)
+    (tmp_path / "repo/apps/web").mkdir(parents=True)
+    (tmp_path / "loose/apps").mkdir(parents=True)
+    root = tmp_path.resolve() / "repo"
+    assert paths.checkout_of(tmp_path / "repo/apps/web") == (root, "apps/web")
+    assert paths.checkout_of(tmp_path / "repo") == (root, ".")
+    assert paths.checkout_of(tmp_path / "loose/apps") == (tmp_path.resolve() / "loose/apps", ".")

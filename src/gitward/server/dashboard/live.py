@@ -98,7 +98,8 @@ async def diffs_of(server: backend.Backend, app: Manifest, rows: list[schemas.Re
     if desired is None:
         return Diffs([], "The application has not been rendered yet.")
     try:
-        items = await diffs.out_of_sync(server.client, controller, wanted, desired)
+        secrets = controller.secret_values(f"{namespace}/{name}")
+        items = await diffs.out_of_sync(server.client, controller, wanted, desired, secrets)
     except errors.KubeError as exc:
         return Diffs([], f"Cannot read the live objects: {redact(exc.message)}")
     return Diffs(items, "" if items else "No field differences to show.")
