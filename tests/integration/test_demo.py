@@ -75,5 +75,15 @@ async def test_demo_repository_served_and_synced(
         controller.refresh(f"{namespace}/guestbook")
         await apps.wait_status(kube, namespace, "guestbook", apps.synced_at(new))
         assert (await kube.get("v1", "ConfigMap", "guestbook-settings", namespace))["data"]["greeting"] == "Hello again"
+
+        # the guestbook is delivered by a Rollout: its stable copy runs, and the Application stays Synced
+        async def rollout_healthy() -> bool:
+            found = await kube.get_or_none("gitward.dev/v1alpha1", "Rollout", "guestbook", namespace)
+            return bool(found and (found.get("status") or {}).get("phase") == "Healthy")
+
+        await apps.wait_for(rollout_healthy, timeout=90, message="the demo Rollout Healthy")
+        assert await kube.get_or_none("apps/v1", "Deployment", "guestbook-primary", namespace) is not None
+        status = await apps.wait_status(kube, namespace, "guestbook", apps.synced_at(new))
+        assert status["sync"]["status"] == "Synced"
     finally:
         processes.stop_all(state, ["git-daemon"])
