@@ -58,6 +58,8 @@ async def test_the_rollout_page_shows_steps_weight_history_and_its_buttons_opera
         html = (await viewer.get(page)).text
         assert "set weight 30%" in html and "pause until promoted" in html and "pause 1h" in html
         assert '<dd id="rollout-weight">30%</dd>' in html and paused["canaryRevision"] in html
+        assert 'id="rollout-weights"' in html and "<polyline" in html  # the weight over time
+        assert f"<td>30%</td><td><code>{paused['canaryRevision']}</code></td>" in html
         assert "<form" not in html.split("</header>")[-1]  # no buttons for viewers
         csrf = (await viewer.get("/api/v1/session")).json()["csrfToken"]
         assert (await viewer.post(f"{page}/promote", data={"csrf_token": csrf})).status_code == 403

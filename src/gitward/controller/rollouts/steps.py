@@ -25,6 +25,8 @@ from gitward.core import rollouts as ro
 __all__ = ["MAX_HISTORY", "Notice", "Observed", "World", "advance", "analysis_entries", "world"]
 
 MAX_HISTORY = 10
+MAX_WEIGHTS = 50
+"""`status.weights`: the canary weight each time it changed, newest last (the dashboard's chart)."""
 MAX_MESSAGE = 1024
 
 Status = dict[str, Any]
@@ -102,7 +104,17 @@ def world(spec: ro.RolloutSpec, status: Status, primary_replicas: int, now: dt.d
 
 
 def advance(spec: ro.RolloutSpec, status: Status, seen: Observed) -> tuple[Status, list[Notice]]:
-    """The next status, and the Events of the transitions made."""
+    """The next status, and the Events of the transitions made; a changed canary weight is recorded
+    in `status.weights` ({at, weight, revision}, the last MAX_WEIGHTS)."""
+    new, notices = _advance(spec, status, seen)
+    before, after = int(status.get("canaryWeight") or 0), int(new.get("canaryWeight") or 0)
+    if before != after:
+        entry = {"at": stamp(seen.now), "weight": after, "revision": str(new.get("canaryRevision") or "")}
+        new["weights"] = [*list(new.get("weights") or [])[-(MAX_WEIGHTS - 1) :], entry]
+    return new, notices
+
+
+def _advance(spec: ro.RolloutSpec, status: Status, seen: Observed) -> tuple[Status, list[Notice]]:
     new: Status = copy.deepcopy(status)
     notices: list[Notice] = []
     requested = set(seen.requested)

@@ -97,6 +97,7 @@ async def rollout_page(
         strategy="blue-green" if "blueGreen" in ((found.get("spec") or {}).get("strategy") or {}) else "canary",
         analysis=status.get("analysis") or [],
         history=list(reversed(status.get("history") or [])),
+        weights=[w for w in status.get("weights") or [] if isinstance(w, dict)][-50:],
         base=_base(namespace, name),
     )
 

@@ -205,3 +205,18 @@ def test_without_traffic_routing_the_service_reaches_both_versions_during_a_cana
     assert steps.world(s, {"phase": "Healthy", "canaryWeight": 0}, 4, T0).apex == "primary"
     routed = spec(strategy={"canary": {"steps": [], "trafficRouting": {"gatewayAPI": {"httpRoute": "web"}}}})
     assert steps.world(routed, {"phase": "Progressing", "canaryWeight": 20}, 4, T0).apex == "primary"
+
+
+def test_every_weight_change_is_recorded_for_the_chart_and_bounded() -> None:
+    s = spec()
+    status, _ = steps.advance(s, healthy(), seen())
+    status, _ = steps.advance(s, status, seen(at=2, canary_ready=True))
+    status, _ = steps.advance(s, status, seen(at=13, canary_ready=True))
+    assert [(w["weight"], w["revision"]) for w in status["weights"]] == [(20, "rev2"), (50, "rev2")]
+    assert status["weights"][0]["at"] == steps.stamp(T0)
+    unchanged, _ = steps.advance(s, status, seen(at=14, canary_ready=True))
+    assert len(unchanged["weights"]) == 2  # a pass that keeps the weight records nothing
+    crowded = {**healthy(), "weights": [{"at": "x", "weight": 1, "revision": "r"}] * steps.MAX_WEIGHTS}
+    status, _ = steps.advance(s, crowded, seen())
+    assert len(status["weights"]) == steps.MAX_WEIGHTS
+    assert status["weights"][-1]["weight"] == 20
