@@ -39,7 +39,7 @@ lint: venv
 TESTS_1_20 ?= $(addprefix tests/integration/,test_app_sync.py test_app_drift.py test_app_prune.py \
   test_app_crds_namespaces.py test_app_conflicts.py test_app_deletion.py test_spec_injection.py \
   test_impersonation.py test_least_privilege.py test_install.py test_testbed_cluster.py \
-  test_rollouts_canary.py test_rollouts_application.py)
+  test_ignore_differences.py test_rollouts_application.py)
 PYTEST_1_20 := GITWARD_TEST_KUBERNETES=1.20 $(BIN)/pytest $(TESTS_1_20)
 test: deps venv kube kube-1.20 lint
 	@echo "▸ pytest"
