@@ -11,10 +11,10 @@ from typing import Any
 from tests.support import apps, http_api
 from tests.support.fixtures import MakeRepo
 
+from gitward.appstatus import compaction
 from gitward.controller.manager import Controller
 from gitward.kube.client import KubeClient
 from gitward.planning import inventory
-from gitward.status import compaction
 
 COUNT = 5000
 PER_FILE = 250

@@ -28,7 +28,7 @@ from gitward.kube.client import KubeClient
 from gitward.server import app as server_app
 from gitward.server import auth, dashboard, tokens
 from gitward.server.backend import Backend
-from gitward.server.dashboard import rendering
+from gitward.server.dashboard import templating
 from gitward.server.sessions import RateLimiter
 
 TOKENS = {"viewer": "viewer-token-pages", "admin": "admin-token-pages"}
@@ -206,7 +206,7 @@ async def test_the_login_page_is_the_dashboards(board: Dashboard) -> None:
     async with board.client() as http:
         resp = await http.get("/login", params={"next": f"{board.base}/web"})
         assert resp.status_code == 200 and resp.headers["cache-control"] == "no-store"
-        assert "Log in to gitward" in resp.text and rendering.asset("dashboard.css") in resp.text
+        assert "Log in to gitward" in resp.text and templating.asset("dashboard.css") in resp.text
         assert f'name="next" value="{board.base}/web"' in resp.text
         assert_csp_safe(resp.text)
         for hostile in ("//evil.example.com", "https://evil.example.com", "/\\evil", "javascript:alert(1)", "/a\x7f"):

@@ -18,10 +18,10 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from gitward.appstatus import compaction
 from gitward.core import redaction
 from gitward.core.manifests import Manifest
 from gitward.server import views
-from gitward.status import compaction
 
 SHORT_SHA = 7
 

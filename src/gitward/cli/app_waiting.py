@@ -29,11 +29,11 @@ from rich.console import Console
 from rich.status import Status
 from rich.text import Text
 
+from gitward.appstatus import conditions as gwconditions
 from gitward.cli import app_views
 from gitward.core import applications as apps
 from gitward.core.manifests import Manifest
 from gitward.kube.client import KubeClient
-from gitward.status import conditions as gwconditions
 
 TIMEOUT_CODE = 2
 ERROR_CONDITIONS = (*gwconditions.ERROR_TYPES, gwconditions.STALLED)

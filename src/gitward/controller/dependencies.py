@@ -23,15 +23,15 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from gitward.controller import events, reporting
+from gitward.appstatus import conditions
+from gitward.controller import kube_events, reporting
 from gitward.controller.context import Pass
-from gitward.controller.statuses import StatusWriter
+from gitward.controller.status_writer import StatusWriter
 from gitward.controller.triggers import Decision
 from gitward.core import applications as apps
 from gitward.core import applicationsets as sets
 from gitward.core.manifests import Manifest, ObjectRef
 from gitward.sourcing import Revision
-from gitward.status import conditions
 
 __all__ = ["Dependents", "Hold", "hold", "not_ready", "report"]
 
@@ -164,7 +164,9 @@ def _edges(key: tuple[str, str], store: Store) -> list[tuple[str, str]]:
     return found
 
 
-async def report(writer: StatusWriter, recorder: events.Recorder, p: Pass, revision: Revision, held: Hold) -> float:
+async def report(
+    writer: StatusWriter, recorder: kube_events.Recorder, p: Pass, revision: Revision, held: Hold
+) -> float:
     """Write what the Application waits for (once per change); return when to look again."""
     if held.refetch:  # the dependency may be at a newer commit than this one has seen
         p.memory.refresh_requested = time.monotonic()

@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from gitward.controller import dependencies, events, metrics, policies
+from gitward.controller import dependencies, kube_events, metrics, policies
 from gitward.controller.appsets import AppSets
 from gitward.controller.clusters import Clusters
 from gitward.controller.context import Memory
@@ -98,7 +98,7 @@ class Controller:
             self.apps,
             self.clusters,
             self.sources,
-            events.Recorder(client, observer=self.notifier.submit),
+            kube_events.Recorder(client, observer=self.notifier.submit),
             Options(default_service_account=config.default_service_account),
             self.projects,
         )
@@ -112,13 +112,13 @@ class Controller:
         )
         self.apps.handlers.append(self.appsets.on_application)
         self.apps.handlers.append(dependencies.Dependents(lambda: self.apps.store, self._wake).on_app)
-        self.policies = policies.Policies(client, self.policy_informer, events.Recorder(client))
+        self.policies = policies.Policies(client, self.policy_informer, kube_events.Recorder(client))
         self.reconciler.desired.policies = self.policies
         # progressive delivery (SPEC §10): Rollouts in the watched namespace(s), own informers and queue
         self.rollouts = RolloutController(
             client,
             config.namespace,
-            events.Recorder(client, observer=self.notifier.submit),
+            kube_events.Recorder(client, observer=self.notifier.submit),
             accept=lambda key: in_shard(key, config.shard),
         )
         self._seen: dict[str, str] = {}

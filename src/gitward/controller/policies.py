@@ -28,8 +28,8 @@ import pydantic
 from pydantic import AfterValidator, Field
 
 from gitward.controller import celeval, metrics
-from gitward.controller.events import Recorder
 from gitward.controller.informers import Informer
+from gitward.controller.kube_events import Recorder
 from gitward.core.applications import API_VERSION, SpecModel
 from gitward.core.errors import ValidationError
 from gitward.core.identifiers import check

@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 import pydantic
 
 from gitward.applying.results import Change
-from gitward.controller import dependencies, events, fights, finalizing, metrics, triggers
+from gitward.controller import dependencies, fights, finalizing, kube_events, metrics, triggers
 from gitward.controller.clusters import Clusters, Target
 from gitward.controller.context import Memory, Pass
 from gitward.controller.desiring import DesiredState, needs_source_check
@@ -28,7 +28,7 @@ from gitward.controller.impersonation import Impersonation
 from gitward.controller.informers import Informer, InformerSet
 from gitward.controller.inputs import RenderInputs
 from gitward.controller.sources import Sources
-from gitward.controller.statuses import StatusWriter
+from gitward.controller.status_writer import StatusWriter
 from gitward.controller.syncing import Policy, Syncer, SyncOutcome
 from gitward.core import applications as apps
 from gitward.core import redaction
@@ -61,7 +61,7 @@ class Reconciler:
         apps_informer: Informer,
         clusters: Clusters,
         sources: Sources,
-        recorder: events.Recorder,
+        recorder: kube_events.Recorder,
         options: Options | None = None,
         projects_informer: Informer | None = None,
     ) -> None:

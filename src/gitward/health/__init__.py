@@ -36,13 +36,13 @@ from gitward.health import (
     fields,
     namespaces,
     networking,
+    outcomes,
     pods,
     rollouts,
-    statuses,
     storage,
     workloads,
 )
-from gitward.health.statuses import Health, HealthStatus, is_worse, worst
+from gitward.health.outcomes import Health, HealthStatus, is_worse, worst
 
 __all__ = ["Health", "HealthStatus", "assess", "is_worse", "worst"]
 
@@ -77,14 +77,14 @@ _JUDGE_OWN_DELETION = frozenset({("", "Namespace")})
 def assess(obj: Manifest, now: datetime | None = None) -> Health:
     """The health of one live object; `now` (default: the current time) judges deadlines."""
     if not isinstance(obj, Mapping):
-        return statuses.unknown(f"Malformed object: not a mapping (got {type(obj).__name__})")
+        return outcomes.unknown(f"Malformed object: not a mapping (got {type(obj).__name__})")
     moment = datetime.now(UTC) if now is None else now
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     try:
         health = _assess(obj, moment)
     except fields.MalformedError as err:
-        health = statuses.unknown(f"Malformed object: {err}")
+        health = outcomes.unknown(f"Malformed object: {err}")
     return _shortened(health)
 
 
@@ -100,5 +100,5 @@ def _assess(obj: Manifest, now: datetime) -> Health:
     key = (group, fields.string(obj, "kind"))
     deleted = fields.timestamp(obj, "metadata", "deletionTimestamp")
     if deleted is not None and key not in _JUDGE_OWN_DELETION:
-        return statuses.progressing("Pending deletion")
+        return outcomes.progressing("Pending deletion")
     return _BY_KIND.get(key, conditions.generic)(obj, now)

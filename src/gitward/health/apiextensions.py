@@ -11,8 +11,8 @@ from __future__ import annotations
 from datetime import datetime
 
 from gitward.core.manifests import Manifest
-from gitward.health import fields, statuses
-from gitward.health.statuses import Health
+from gitward.health import fields, outcomes
+from gitward.health.outcomes import Health
 
 __all__ = ["apiservice", "customresourcedefinition"]
 
@@ -24,27 +24,27 @@ def customresourcedefinition(obj: Manifest, now: datetime) -> Health:
     found = fields.conditions(obj)
     names = found.get("NamesAccepted")
     if names is not None and names.status == "False":
-        return statuses.degraded(f"Names not accepted: {names.describe()}")
+        return outcomes.degraded(f"Names not accepted: {names.describe()}")
     structural = found.get("NonStructuralSchema")
     if structural is not None and structural.status == "True":
-        return statuses.degraded(f"Schema is not structural: {structural.describe()}")
+        return outcomes.degraded(f"Schema is not structural: {structural.describe()}")
     terminating = found.get("Terminating")
     if terminating is not None and terminating.status == "True":
-        return statuses.progressing(f"CRD is terminating: {terminating.describe()}")
+        return outcomes.progressing(f"CRD is terminating: {terminating.describe()}")
     established = found.get("Established")
     if established is not None and established.status == "True":
-        return statuses.HEALTHY
+        return outcomes.HEALTHY
     detail = established.describe() if established is not None else ""
-    return statuses.progressing(f"Waiting for the CRD to be established: {detail or 'no condition yet'}")
+    return outcomes.progressing(f"Waiting for the CRD to be established: {detail or 'no condition yet'}")
 
 
 def apiservice(obj: Manifest, now: datetime) -> Health:
     available = fields.condition(obj, "Available")
     if available is None:
-        return statuses.progressing("Waiting for the API service to be checked")
+        return outcomes.progressing("Waiting for the API service to be checked")
     if available.status == "True":
-        return statuses.HEALTHY
+        return outcomes.HEALTHY
     detail = available.describe() or "no reason given"
     if available.status == "False" and available.reason not in _APISERVICE_WAITING_REASONS:
-        return statuses.degraded(f"API service not available: {detail}")
-    return statuses.progressing(f"Waiting for the API service backend: {detail}")
+        return outcomes.degraded(f"API service not available: {detail}")
+    return outcomes.progressing(f"Waiting for the API service backend: {detail}")

@@ -14,8 +14,8 @@ from datetime import datetime
 from typing import Any
 
 from gitward.core.manifests import Manifest
-from gitward.health import fields, statuses
-from gitward.health.statuses import Health
+from gitward.health import fields, outcomes
+from gitward.health.outcomes import Health
 
 __all__ = ["horizontalpodautoscaler"]
 
@@ -32,8 +32,8 @@ def horizontalpodautoscaler(obj: Manifest, now: datetime) -> Health:
     for kind, what in _WHAT_FAILS.items():
         condition = found.get(kind)
         if condition is not None and condition.status == "False" and _is_failure(condition.reason):
-            return statuses.degraded(f"{what}: {condition.describe()}")
-    return statuses.HEALTHY
+            return outcomes.degraded(f"{what}: {condition.describe()}")
+    return outcomes.HEALTHY
 
 
 def _conditions(obj: Manifest) -> dict[str, fields.Condition]:

@@ -10,8 +10,8 @@ from __future__ import annotations
 from datetime import datetime
 
 from gitward.core.manifests import Manifest
-from gitward.health import fields, statuses
-from gitward.health.statuses import Health
+from gitward.health import fields, outcomes
+from gitward.health.outcomes import Health
 
 __all__ = ["cronjob", "job"]
 
@@ -21,13 +21,13 @@ def job(obj: Manifest, now: datetime) -> Health:
     for kind in ("Failed", "FailureTarget"):
         failed = found.get(kind)
         if failed is not None and failed.status == "True":
-            return statuses.degraded(f"Job failed: {failed.describe() or 'no reason given'}")
+            return outcomes.degraded(f"Job failed: {failed.describe() or 'no reason given'}")
     complete = found.get("Complete")
     if complete is not None and complete.status == "True":
-        return statuses.HEALTHY
+        return outcomes.HEALTHY
     if fields.boolean(obj, "spec", "suspend"):
-        return statuses.suspended("Job is suspended")
-    return statuses.progressing(_running_message(obj))
+        return outcomes.suspended("Job is suspended")
+    return outcomes.progressing(_running_message(obj))
 
 
 def _running_message(obj: Manifest) -> str:
@@ -40,5 +40,5 @@ def _running_message(obj: Manifest) -> str:
 
 def cronjob(obj: Manifest, now: datetime) -> Health:
     if fields.boolean(obj, "spec", "suspend"):
-        return statuses.suspended("CronJob is suspended")
-    return statuses.HEALTHY
+        return outcomes.suspended("CronJob is suspended")
+    return outcomes.HEALTHY

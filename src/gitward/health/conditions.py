@@ -14,8 +14,8 @@ from __future__ import annotations
 from datetime import datetime
 
 from gitward.core.manifests import Manifest
-from gitward.health import fields, statuses
-from gitward.health.statuses import Health
+from gitward.health import fields, outcomes
+from gitward.health.outcomes import Health
 
 __all__ = ["generic"]
 
@@ -24,17 +24,17 @@ def generic(obj: Manifest, now: datetime) -> Health:
     generation = fields.integer(obj, "metadata", "generation")
     observed = fields.optional_integer(obj, "status", "observedGeneration")
     if observed is not None and observed < generation:
-        return statuses.progressing(f"Waiting for the controller to observe generation {generation}")
+        return outcomes.progressing(f"Waiting for the controller to observe generation {generation}")
     found = fields.conditions(obj)
     stalled = found.get("Stalled")
     if stalled is not None and stalled.status == "True":
-        return statuses.degraded(f"Stalled: {stalled.describe() or 'no reason given'}")
+        return outcomes.degraded(f"Stalled: {stalled.describe() or 'no reason given'}")
     reconciling = found.get("Reconciling")
     if reconciling is not None and reconciling.status == "True":
-        return statuses.progressing(f"Reconciling: {reconciling.describe() or 'in progress'}")
+        return outcomes.progressing(f"Reconciling: {reconciling.describe() or 'in progress'}")
     summary = found.get("Ready") or found.get("Available")
     if summary is None:
-        return statuses.HEALTHY
+        return outcomes.HEALTHY
     return _judge(summary, generation)
 
 
@@ -43,11 +43,11 @@ def _judge(summary: fields.Condition, generation: int) -> Health:
     state = "ready" if summary.type == "Ready" else "available"
     detail = summary.describe()
     if summary.observed_generation is not None and summary.observed_generation < generation:
-        return statuses.progressing(f"Waiting for the controller to observe generation {generation}")
+        return outcomes.progressing(f"Waiting for the controller to observe generation {generation}")
     if summary.status == "True":
-        return statuses.HEALTHY
+        return outcomes.HEALTHY
     if summary.status == "False":
-        return statuses.degraded(f"Not {state}: {detail}" if detail else f"Not {state}")
+        return outcomes.degraded(f"Not {state}: {detail}" if detail else f"Not {state}")
     if summary.status == "Unknown":
-        return statuses.progressing(f"Not {state} yet: {detail}" if detail else f"Not {state} yet")
-    return statuses.unknown(f"{summary.type} condition has an unexpected status: {summary.status!r}")
+        return outcomes.progressing(f"Not {state} yet: {detail}" if detail else f"Not {state} yet")
+    return outcomes.unknown(f"{summary.type} condition has an unexpected status: {summary.status!r}")

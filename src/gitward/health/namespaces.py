@@ -10,8 +10,8 @@ from __future__ import annotations
 from datetime import datetime
 
 from gitward.core.manifests import Manifest
-from gitward.health import fields, statuses
-from gitward.health.statuses import Health
+from gitward.health import fields, outcomes
+from gitward.health.outcomes import Health
 
 __all__ = ["namespace"]
 
@@ -28,10 +28,10 @@ _BLOCKING = (
 def namespace(obj: Manifest, now: datetime) -> Health:
     phase = fields.string(obj, "status", "phase")
     if phase in ("Active", ""):
-        return statuses.HEALTHY
+        return outcomes.HEALTHY
     if phase == "Terminating":
-        return statuses.progressing(_terminating_message(obj))
-    return statuses.unknown(f"Unexpected namespace phase: {phase}")
+        return outcomes.progressing(_terminating_message(obj))
+    return outcomes.unknown(f"Unexpected namespace phase: {phase}")
 
 
 def _terminating_message(obj: Manifest) -> str:

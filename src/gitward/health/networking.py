@@ -10,8 +10,8 @@ from __future__ import annotations
 from datetime import datetime
 
 from gitward.core.manifests import Manifest
-from gitward.health import fields, statuses
-from gitward.health.statuses import Health
+from gitward.health import fields, outcomes
+from gitward.health.outcomes import Health
 
 __all__ = ["ingress", "service"]
 
@@ -22,11 +22,11 @@ def _has_address(obj: Manifest) -> bool:
 
 def service(obj: Manifest, now: datetime) -> Health:
     if fields.string(obj, "spec", "type") != "LoadBalancer" or _has_address(obj):
-        return statuses.HEALTHY
-    return statuses.progressing("Waiting for the load balancer to get an address")
+        return outcomes.HEALTHY
+    return outcomes.progressing("Waiting for the load balancer to get an address")
 
 
 def ingress(obj: Manifest, now: datetime) -> Health:
     if _has_address(obj):
-        return statuses.HEALTHY
-    return statuses.progressing("Waiting for the ingress controller to assign an address")
+        return outcomes.HEALTHY
+    return outcomes.progressing("Waiting for the ingress controller to assign an address")

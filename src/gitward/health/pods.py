@@ -14,8 +14,8 @@ from datetime import datetime
 from typing import Any
 
 from gitward.core.manifests import Manifest
-from gitward.health import fields, statuses
-from gitward.health.statuses import Health
+from gitward.health import fields, outcomes
+from gitward.health.outcomes import Health
 
 __all__ = ["pod"]
 
@@ -43,19 +43,19 @@ def pod(obj: Manifest, now: datetime) -> Health:
     if restart_policy == "Always":
         failing = list(_failing_containers(obj))
         if failing:
-            return statuses.degraded("; ".join(failing))
+            return outcomes.degraded("; ".join(failing))
     phase = fields.string(obj, "status", "phase")
     if phase == "Pending":
-        return statuses.progressing(_pending_message(obj))
+        return outcomes.progressing(_pending_message(obj))
     if phase == "Succeeded":
-        return statuses.HEALTHY
+        return outcomes.HEALTHY
     if phase == "Failed":
-        return statuses.degraded(_failed_message(obj))
+        return outcomes.degraded(_failed_message(obj))
     if phase == "Running":
         return _running(obj, restart_policy)
     if not phase:
-        return statuses.progressing("Waiting for the pod to be scheduled")
-    return statuses.unknown(_joined(f"Pod phase is {phase}", fields.string(obj, "status", "message")))
+        return outcomes.progressing("Waiting for the pod to be scheduled")
+    return outcomes.unknown(_joined(f"Pod phase is {phase}", fields.string(obj, "status", "message")))
 
 
 def _containers(obj: Manifest) -> Iterator[Mapping[str, Any]]:
@@ -111,16 +111,16 @@ def _termination(container: Mapping[str, Any], state: str) -> str:
 
 def _running(obj: Manifest, restart_policy: str) -> Health:
     if restart_policy != "Always":
-        return statuses.progressing("Waiting for the pod to complete")
+        return outcomes.progressing("Waiting for the pod to complete")
     if _is_ready(obj):
-        return statuses.HEALTHY
+        return outcomes.HEALTHY
     not_ready = [c for c in fields.mappings(obj, "status", "containerStatuses") if not _ready(c)]
     for container in not_ready:
         crashed = _termination(container, "lastState")
         if crashed:
-            return statuses.degraded(f"Not ready after a restart: {crashed}")
+            return outcomes.degraded(f"Not ready after a restart: {crashed}")
     names = ", ".join(fields.string(c, "name") for c in not_ready)
-    return statuses.progressing(f"Waiting for containers to be ready: {names}" if names else "Not ready yet")
+    return outcomes.progressing(f"Waiting for containers to be ready: {names}" if names else "Not ready yet")
 
 
 def _is_ready(obj: Manifest) -> bool:

@@ -10,8 +10,8 @@ from __future__ import annotations
 from datetime import datetime
 
 from gitward.core.manifests import Manifest
-from gitward.health import fields, statuses
-from gitward.health.statuses import Health
+from gitward.health import fields, outcomes
+from gitward.health.outcomes import Health
 
 __all__ = ["rollout"]
 
@@ -20,11 +20,11 @@ def rollout(obj: Manifest, now: datetime) -> Health:
     phase = fields.string(obj, "status", "phase")
     message = fields.string(obj, "status", "message")
     if phase == "Healthy":
-        return statuses.healthy(message)
+        return outcomes.healthy(message)
     if phase == "Progressing":
-        return statuses.progressing(message or "Rollout in progress")
+        return outcomes.progressing(message or "Rollout in progress")
     if phase == "Paused":
-        return statuses.suspended(message or "Rollout paused: waiting for promote")
+        return outcomes.suspended(message or "Rollout paused: waiting for promote")
     if phase == "Degraded":
-        return statuses.degraded(message or "Rollout rolled back")
-    return statuses.progressing("Waiting for the rollout controller")
+        return outcomes.degraded(message or "Rollout rolled back")
+    return outcomes.progressing("Waiting for the rollout controller")

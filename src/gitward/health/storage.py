@@ -10,8 +10,8 @@ from __future__ import annotations
 from datetime import datetime
 
 from gitward.core.manifests import Manifest
-from gitward.health import fields, statuses
-from gitward.health.statuses import Health
+from gitward.health import fields, outcomes
+from gitward.health.outcomes import Health
 
 __all__ = ["persistentvolumeclaim"]
 
@@ -19,9 +19,9 @@ __all__ = ["persistentvolumeclaim"]
 def persistentvolumeclaim(obj: Manifest, now: datetime) -> Health:
     phase = fields.string(obj, "status", "phase")
     if phase == "Bound":
-        return statuses.HEALTHY
+        return outcomes.HEALTHY
     if phase in ("Pending", ""):
-        return statuses.progressing("Waiting for the claim to be bound to a volume")
+        return outcomes.progressing("Waiting for the claim to be bound to a volume")
     if phase == "Lost":
-        return statuses.degraded("Volume lost: the claim's PersistentVolume no longer exists")
-    return statuses.unknown(f"Unexpected claim phase: {phase}")
+        return outcomes.degraded("Volume lost: the claim's PersistentVolume no longer exists")
+    return outcomes.unknown(f"Unexpected claim phase: {phase}")

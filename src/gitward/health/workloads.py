@@ -11,8 +11,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from gitward.core.manifests import Manifest
-from gitward.health import fields, statuses
-from gitward.health.statuses import Health
+from gitward.health import fields, outcomes
+from gitward.health.outcomes import Health
 
 __all__ = ["daemonset", "deployment", "replicaset", "statefulset"]
 
@@ -33,25 +33,25 @@ def _desired_replicas(obj: Manifest) -> int:
 
 def deployment(obj: Manifest, now: datetime) -> Health:
     if fields.boolean(obj, "spec", "paused"):
-        return statuses.suspended("Deployment is paused")
+        return outcomes.suspended("Deployment is paused")
     if not _generation_observed(obj):
-        return statuses.progressing(
+        return outcomes.progressing(
             "Waiting for rollout to finish: observed deployment generation less than desired generation"
         )
     found = fields.conditions(obj)
     progress = found.get("Progressing")
     if progress is not None and progress.reason == "ProgressDeadlineExceeded":
-        return statuses.degraded(f"Progress deadline exceeded: {progress.message or 'rollout stalled'}")
+        return outcomes.degraded(f"Progress deadline exceeded: {progress.message or 'rollout stalled'}")
     failure = found.get("ReplicaFailure")
     if failure is not None and failure.status == "True":
-        return statuses.degraded(f"Cannot create pods: {failure.describe()}")
+        return outcomes.degraded(f"Cannot create pods: {failure.describe()}")
     waiting = _deployment_waiting(obj)
     if waiting is None:
-        return statuses.HEALTHY
+        return outcomes.HEALTHY
     stalled = _stalled(obj, progress, now)
     if stalled:
-        return statuses.degraded(f"Progress deadline exceeded: {stalled}; {waiting}")
-    return statuses.progressing(f"Waiting for rollout to finish: {waiting}...")
+        return outcomes.degraded(f"Progress deadline exceeded: {stalled}; {waiting}")
+    return outcomes.progressing(f"Waiting for rollout to finish: {waiting}...")
 
 
 def _deployment_waiting(obj: Manifest) -> str | None:
@@ -93,11 +93,11 @@ def _stalled(obj: Manifest, progress: fields.Condition | None, now: datetime) ->
 def statefulset(obj: Manifest, now: datetime) -> Health:
     observed = fields.integer(obj, "status", "observedGeneration")
     if observed == 0 or not _generation_observed(obj):
-        return statuses.progressing("Waiting for statefulset spec update to be observed...")
+        return outcomes.progressing("Waiting for statefulset spec update to be observed...")
     replicas = _desired_replicas(obj)
     ready = fields.integer(obj, "status", "readyReplicas")
     if ready < replicas:
-        return statuses.progressing(f"Waiting for {replicas - ready} pods to be ready...")
+        return outcomes.progressing(f"Waiting for {replicas - ready} pods to be ready...")
     strategy = fields.string(obj, "spec", "updateStrategy", "type", default="RollingUpdate")
     if strategy == "OnDelete":
         return _on_delete(replicas, fields.integer(obj, "status", "updatedReplicas"), "pods")
@@ -106,22 +106,22 @@ def statefulset(obj: Manifest, now: datetime) -> Health:
     update_revision = fields.string(obj, "status", "updateRevision")
     if update_revision != fields.string(obj, "status", "currentRevision"):
         updated = fields.integer(obj, "status", "updatedReplicas")
-        return statuses.progressing(
+        return outcomes.progressing(
             f"Waiting for statefulset rolling update to complete: {updated} pods at revision {update_revision}..."
         )
-    return statuses.HEALTHY
+    return outcomes.HEALTHY
 
 
 def _partitioned_rollout(obj: Manifest, replicas: int) -> Health:
     partition = fields.optional_integer(obj, "spec", "updateStrategy", "rollingUpdate", "partition")
     if partition is None:
-        return statuses.HEALTHY
+        return outcomes.HEALTHY
     updated = fields.integer(obj, "status", "updatedReplicas")
     expected = replicas - partition
     if updated >= expected:
-        return statuses.HEALTHY
+        return outcomes.HEALTHY
     what = "partitioned roll out" if partition > 0 else "rollout"
-    return statuses.progressing(
+    return outcomes.progressing(
         f"Waiting for {what} to finish: {updated} out of {expected} new pods have been updated..."
     )
 
@@ -129,8 +129,8 @@ def _partitioned_rollout(obj: Manifest, replicas: int) -> Health:
 def _on_delete(desired: int, updated: int, noun: str) -> Health:
     """OnDelete rollouts only happen when someone deletes the pods: healthy, with a hint if stale."""
     if updated >= desired:
-        return statuses.HEALTHY
-    return statuses.healthy(
+        return outcomes.HEALTHY
+    return outcomes.healthy(
         f"{desired - updated} of {desired} {noun} run an old revision (OnDelete: delete them to update)"
     )
 
@@ -140,7 +140,7 @@ def _on_delete(desired: int, updated: int, noun: str) -> Health:
 
 def daemonset(obj: Manifest, now: datetime) -> Health:
     if not _generation_observed(obj):
-        return statuses.progressing(
+        return outcomes.progressing(
             "Waiting for rollout to finish: observed daemon set generation less than desired generation"
         )
     desired = fields.integer(obj, "status", "desiredNumberScheduled")
@@ -148,14 +148,14 @@ def daemonset(obj: Manifest, now: datetime) -> Health:
     available = fields.integer(obj, "status", "numberAvailable")
     on_delete = fields.string(obj, "spec", "updateStrategy", "type") == "OnDelete"
     if updated < desired and not on_delete:
-        return statuses.progressing(
+        return outcomes.progressing(
             f"Waiting for daemon set rollout to finish: {updated} out of {desired} new pods have been updated..."
         )
     if available < desired:
-        return statuses.progressing(
+        return outcomes.progressing(
             f"Waiting for daemon set rollout to finish: {available} of {desired} pods are available..."
         )
-    return _on_delete(desired, updated, "pods") if on_delete else statuses.HEALTHY
+    return _on_delete(desired, updated, "pods") if on_delete else outcomes.HEALTHY
 
 
 # --- ReplicaSet ---------------------------------------------------------------------------------
@@ -163,16 +163,16 @@ def daemonset(obj: Manifest, now: datetime) -> Health:
 
 def replicaset(obj: Manifest, now: datetime) -> Health:
     if not _generation_observed(obj):
-        return statuses.progressing(
+        return outcomes.progressing(
             "Waiting for rollout to finish: observed replica set generation less than desired generation"
         )
     failure = fields.condition(obj, "ReplicaFailure")
     if failure is not None and failure.status == "True":
-        return statuses.degraded(f"Cannot create pods: {failure.describe()}")
+        return outcomes.degraded(f"Cannot create pods: {failure.describe()}")
     replicas = _desired_replicas(obj)
     available = fields.integer(obj, "status", "availableReplicas")
     if available < replicas:
-        return statuses.progressing(
+        return outcomes.progressing(
             f"Waiting for rollout to finish: {available} out of {replicas} new replicas are available..."
         )
-    return statuses.HEALTHY
+    return outcomes.HEALTHY

@@ -7,7 +7,7 @@ process and a `Backend` (gitward.server.backend) for everything else:
     GET  /api/v1/openapi.json                 the API's OpenAPI document
          /api/v1/applications...              REST (api_applications, api_operations)
          /api/v1/rollouts...                  Rollouts: read, promote/abort/retry (api_rollouts)
-    GET  /api/v1/events                       server-sent events (events)
+    GET  /api/v1/events                       server-sent events (sse)
     POST /api/v1/webhooks/git                 Git push webhooks (webhooks.receiving)
     GET|POST /login, POST /logout, GET /api/v1/session   browser login (auth)
 
@@ -32,9 +32,9 @@ from gitward.server import (
     auth,
     dashboard,
     errors,
-    events,
     httpmetrics,
     security,
+    sse,
 )
 from gitward.server.backend import Backend
 from gitward.server.webhooks import receiving
@@ -66,7 +66,7 @@ def build(probe: Probe, backend: Backend | None = None) -> FastAPI:
     app.state.backend = backend
     auth.install(app, backend.auth if backend is not None else None)
     if backend is not None:
-        app.state.events = events.Broadcaster(backend)
+        app.state.events = sse.Broadcaster(backend)
     errors.install(app)
     app.add_middleware(security.SecurityHeaders)
     app.add_middleware(httpmetrics.RequestCounter)
@@ -74,7 +74,7 @@ def build(probe: Probe, backend: Backend | None = None) -> FastAPI:
         api_applications.router,
         api_operations.router,
         api_rollouts.router,
-        events.router,
+        sse.router,
         receiving.router,
     ):
         app.include_router(router)

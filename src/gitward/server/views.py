@@ -14,9 +14,9 @@ from typing import Any
 
 import pydantic
 
+from gitward.appstatus import compaction
 from gitward.core.manifests import Manifest
 from gitward.server import schemas
-from gitward.status import compaction
 
 
 def _dict(value: Any) -> dict[str, Any]:

@@ -7,7 +7,7 @@ import httpx
 
 from gitward.server import app as server_app
 from gitward.server import security
-from gitward.server.dashboard import rendering
+from gitward.server.dashboard import templating
 
 
 async def test_assets() -> None:
@@ -15,10 +15,10 @@ async def test_assets() -> None:
     transport = httpx.ASGITransport(app=web)
     async with httpx.AsyncClient(transport=transport, base_url="http://gitward.test") as http:
         for name, media_type in (("dashboard.css", "text/css"), ("live.js", "javascript"), ("favicon.svg", "svg")):
-            resp = await http.get(rendering.asset(name))
+            resp = await http.get(templating.asset(name))
             assert resp.status_code == 200 and media_type in resp.headers["content-type"], name
             assert resp.headers["content-security-policy"] == security.CSP
         assert (await http.get("/assets/../__init__.py")).status_code == 404
         assert (await http.get("/assets/nothere.css")).status_code == 404
-    text = (rendering.STATIC / "dashboard.css").read_text() + (rendering.STATIC / "live.js").read_text()
+    text = (templating.STATIC / "dashboard.css").read_text() + (templating.STATIC / "live.js").read_text()
     assert "http://" not in text and "https://" not in text and "@import" not in text, "nothing from elsewhere"

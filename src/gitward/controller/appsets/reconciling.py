@@ -21,7 +21,8 @@ from typing import Any
 
 import pydantic
 
-from gitward.controller import events, reporting
+from gitward.appstatus import conditions
+from gitward.controller import kube_events, reporting
 from gitward.controller.appsets import gathering, generators, templates
 from gitward.controller.sources import Sources
 from gitward.core import applications as apps
@@ -30,7 +31,6 @@ from gitward.core.logging import get_logger
 from gitward.core.manifests import Manifest, ObjectRef
 from gitward.kube import errors as kube_errors
 from gitward.kube.client import KubeClient
-from gitward.status import conditions
 
 log = get_logger(__name__)
 
@@ -82,7 +82,7 @@ class SetReconciler:
         self.applications = applications  # a watch cache of the set's namespace, for status-only passes
         self.sources = sources
         self.cluster_namespace = cluster_namespace
-        self.recorder = events.Recorder(client)
+        self.recorder = kube_events.Recorder(client)
 
     async def reconcile(self, appset: Manifest, memory: SetMemory, full: bool, not_before: float | None) -> None:
         """One pass: regenerate and write Applications when `full`, then report their state."""

@@ -25,6 +25,7 @@ from typing import Any
 import httpx
 import pydantic
 
+from gitward.appstatus import conditions
 from gitward.controller import metrics
 from gitward.controller.informers import Informer
 from gitward.controller.notifications import delivery, matching, payloads
@@ -35,7 +36,6 @@ from gitward.core.notifications import ALERT_KIND, FORGES, PROVIDER_KIND, AlertS
 from gitward.core.redaction import redact
 from gitward.kube import errors as kube_errors
 from gitward.kube.client import KubeClient
-from gitward.status import conditions
 
 log = get_logger(__name__)
 

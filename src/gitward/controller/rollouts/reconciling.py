@@ -26,7 +26,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from gitward.controller import celeval, events, metrics
+from gitward.controller import celeval, kube_events, metrics
 from gitward.controller.informers import Informer
 from gitward.controller.queueing import WorkQueue
 from gitward.controller.rollouts import measuring, objects, releasing, steps
@@ -50,7 +50,7 @@ class RolloutController:
         self,
         client: KubeClient,
         namespace: str | None,
-        recorder: events.Recorder,
+        recorder: kube_events.Recorder,
         accept: Callable[[str], bool] = lambda key: True,
     ) -> None:
         self.client = client

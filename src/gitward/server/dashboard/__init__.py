@@ -25,7 +25,7 @@ from fastapi.responses import RedirectResponse, Response
 from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 
-from gitward.server.dashboard import access, actions, fleets, login, notifications, pages, rendering, rollouts
+from gitward.server.dashboard import access, actions, fleets, login, notifications, pages, rollouts, templating
 
 __all__ = ["install"]
 
@@ -40,7 +40,7 @@ def install(app: FastAPI) -> None:
     app.router.routes.insert(0, APIRoute("/login", login.login_page, methods=["GET"], include_in_schema=False))
     for router in (pages.router, actions.router, notifications.router, fleets.router, rollouts.router):
         app.include_router(router)
-    app.mount(rendering.ASSETS, StaticFiles(directory=rendering.STATIC), name="dashboard-assets")
+    app.mount(templating.ASSETS, StaticFiles(directory=templating.STATIC), name="dashboard-assets")
     app.add_exception_handler(access.LoginRequired, _login_required)
     app.add_exception_handler(access.PageError, _page_error)
 
@@ -53,4 +53,4 @@ async def _login_required(request: Request, exc: Exception) -> Response:
 async def _page_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, access.PageError)
     context = {"title": exc.title, "message": exc.message}
-    return rendering.page(request, "error.html", exc.principal, exc.status, **context)
+    return templating.page(request, "error.html", exc.principal, exc.status, **context)

@@ -1,6 +1,6 @@
 """Jinja filters of the dashboard: safe links, short revisions, times, badge tones, diff lines.
 
-Pure. Registered on the template environment by gitward.server.dashboard.rendering; unit-tested in
+Pure. Registered on the template environment by gitward.server.dashboard.templating; unit-tested in
 tests/unit/dashboard. Everything shown comes from Applications, Git commits and live objects, so
 all of it is untrusted: only http(s) URLs ever become links (`link`), credentials in URLs are
 masked, and every string is escaped by the templates' autoescape or by `markupsafe.escape` here.

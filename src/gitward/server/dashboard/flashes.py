@@ -1,6 +1,6 @@
 """One-shot messages ("Sync requested.") carried from a form post to the page it redirects to.
 
-Called by gitward.server.dashboard.actions (`redirect`) and gitward.server.dashboard.rendering
+Called by gitward.server.dashboard.actions (`redirect`) and gitward.server.dashboard.templating
 (`pop`, `clear`). The message travels in a short-lived HttpOnly, SameSite=Strict cookie that the
 next page shows once and deletes; it is plain text (escaped when shown), never markup.
 """

@@ -25,7 +25,7 @@ from gitward.core import applicationsets as sets
 from gitward.core.manifests import Manifest, ObjectRef
 from gitward.kube import errors as kube_errors
 from gitward.server import backend, schemas, views
-from gitward.server.dashboard import access, rendering
+from gitward.server.dashboard import access, templating
 
 __all__ = ["Dependency", "Fleet", "SetRow", "dependencies", "router"]
 
@@ -139,6 +139,6 @@ async def appset_list(request: Request, principal: access.Viewer) -> HTMLRespons
         raise access.PageError(503, "Not ready yet", exc.message, principal) from None
     appsets, note = await _appsets(server)
     visible = [s for s in appsets if server.in_scope(str(s["metadata"].get("namespace") or ""))]
-    return rendering.page(
+    return templating.page(
         request, "appsets.html", principal, rows=set_rows(visible, applications), note=note, events="/api/v1/events"
     )

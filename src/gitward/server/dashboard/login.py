@@ -13,7 +13,7 @@ from fastapi import HTTPException, Request, Response
 from fastapi.responses import RedirectResponse
 
 from gitward.server import auth
-from gitward.server.dashboard import rendering
+from gitward.server.dashboard import templating
 
 __all__ = ["login_page"]
 
@@ -27,4 +27,4 @@ async def login_page(request: Request) -> Response:
     else:
         return RedirectResponse(target, 303)
     error = "That token is not valid." if request.query_params.get("error") else ""
-    return rendering.page(request, "login.html", None, next=target, error=error)
+    return templating.page(request, "login.html", None, next=target, error=error)

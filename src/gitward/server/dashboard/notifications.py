@@ -23,7 +23,7 @@ from fastapi.responses import HTMLResponse
 from gitward.controller.notifications import Notifier
 from gitward.core.manifests import Manifest
 from gitward.server import backend
-from gitward.server.dashboard import access, rendering
+from gitward.server.dashboard import access, templating
 
 __all__ = ["router"]
 
@@ -176,7 +176,7 @@ async def notifications_page(request: Request, principal: access.Viewer, server:
         message = "Notifications are shown by the replica that runs the controller; this one does not (yet)."
         raise access.PageError(503, "Not available here", message, principal)
     providers, alerts, deliveries = rows(controller.notifier)
-    return rendering.page(
+    return templating.page(
         request,
         "notifications.html",
         principal,

@@ -20,7 +20,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
 
 from gitward.server import auth, backend, schemas, views
-from gitward.server.dashboard import access, fleets, listing, live, overviews, rendering, trees
+from gitward.server.dashboard import access, fleets, listing, live, overviews, templating, trees
 
 __all__ = ["router"]
 
@@ -41,7 +41,7 @@ async def application_list(request: Request, principal: access.Viewer, server: B
     filters = listing.Filters.parse(request.query_params)
     shown = listing.select(every, filters)
     events = "/api/v1/events" + (f"?namespace={urllib.parse.quote(filters.namespace)}" if filters.namespace else "")
-    return rendering.page(
+    return templating.page(
         request,
         "list.html",
         principal,
@@ -70,7 +70,7 @@ async def application_page(
     objects, tree_note = await live.related(server.client, overview.resources)
     now = datetime.now(UTC)
     query = urllib.parse.urlencode({"namespace": namespace, "name": name})
-    return rendering.page(
+    return templating.page(
         request,
         "application.html",
         principal,

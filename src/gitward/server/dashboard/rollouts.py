@@ -27,7 +27,7 @@ from gitward.core.redaction import redact
 from gitward.kube import errors
 from gitward.server import auth, backend
 from gitward.server.api_rollouts import summary
-from gitward.server.dashboard import access, flashes, rendering
+from gitward.server.dashboard import access, flashes, templating
 
 __all__ = ["router"]
 
@@ -79,7 +79,7 @@ async def rollout_list(request: Request, principal: access.Viewer, server: Backe
     except errors.KubeError as exc:
         raise access.PageError(503, "Not ready yet", redact(exc.message), principal) from None
     rows = sorted((summary(r) for r in items), key=lambda s: (s.namespace, s.name))
-    return rendering.page(request, "rollouts.html", principal, rollouts=rows)
+    return templating.page(request, "rollouts.html", principal, rollouts=rows)
 
 
 @router.get("/{namespace}/{name}", response_class=HTMLResponse)
@@ -88,7 +88,7 @@ async def rollout_page(
 ) -> HTMLResponse:
     found = await _rollout(server, principal, namespace, name)
     status = found.get("status") or {}
-    return rendering.page(
+    return templating.page(
         request,
         "rollout.html",
         principal,

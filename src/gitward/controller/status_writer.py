@@ -14,11 +14,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from gitward.applying.results import Action
+from gitward.appstatus import compaction, conditions, history
 from gitward.controller import fights, healthchecks, metrics, reporting
 from gitward.controller.clusters import Target
 from gitward.controller.context import Pass
-from gitward.controller.events import Recorder
 from gitward.controller.informers import Informer
+from gitward.controller.kube_events import Recorder
 from gitward.controller.notifications.matching import health_notice
 from gitward.controller.syncing import SyncOutcome
 from gitward.controller.triggers import Decision
@@ -30,7 +31,6 @@ from gitward.kube import errors as kube_errors
 from gitward.kube.client import KubeClient
 from gitward.planning import inventory
 from gitward.sourcing import Revision
-from gitward.status import compaction, conditions, history
 
 log = get_logger(__name__)
 

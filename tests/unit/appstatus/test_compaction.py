@@ -8,8 +8,8 @@ import json
 import zlib
 from typing import Any
 
+from gitward.appstatus import compaction
 from gitward.planning import inventory
-from gitward.status import compaction
 
 
 def _row(i: int, status: str = "Synced", health: str = "Healthy") -> dict[str, Any]:

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gitward.core.manifests import Manifest
-from gitward.server import events
+from gitward.server import sse
 
 
 @dataclass
@@ -37,9 +37,9 @@ def parse(chunk: bytes) -> tuple[str, Any]:
     return fields.get("event", ""), json.loads(fields["data"]) if "data" in fields else None
 
 
-def make() -> tuple[FakeBackend, events.Broadcaster]:
+def make() -> tuple[FakeBackend, sse.Broadcaster]:
     backend = FakeBackend()
-    return backend, events.Broadcaster(backend, ping=0.05)  # type: ignore[arg-type]
+    return backend, sse.Broadcaster(backend, ping=0.05)  # type: ignore[arg-type]
 
 
 def emit(backend: FakeBackend, event: str, obj: Manifest) -> None:
@@ -51,7 +51,7 @@ async def test_only_changes_are_sent_and_the_stream_ends_on_stop() -> None:
     backend, broadcaster = make()
     backend.applications.store["web"] = app("web")
     emit(backend, "ADDED", app("web"))
-    stream = broadcaster.stream(events.Subscriber(None, None))
+    stream = broadcaster.stream(sse.Subscriber(None, None))
     kind, data = parse(await anext(stream))
     assert kind == "snapshot" and [i["name"] for i in data["items"]] == ["web"]
 
@@ -74,7 +74,7 @@ async def test_only_changes_are_sent_and_the_stream_ends_on_stop() -> None:
 
 async def test_a_slow_client_is_told_to_resync_and_memory_stays_bounded() -> None:
     backend, broadcaster = make()
-    subscriber = events.Subscriber(None, None)
+    subscriber = sse.Subscriber(None, None)
     stream = broadcaster.stream(subscriber)
     await anext(stream)  # snapshot
     for i in range(2000):
@@ -92,7 +92,7 @@ async def test_a_slow_client_is_told_to_resync_and_memory_stays_bounded() -> Non
 
 async def test_filters() -> None:
     backend, broadcaster = make()
-    stream = broadcaster.stream(events.Subscriber("ns", "two"))
+    stream = broadcaster.stream(sse.Subscriber("ns", "two"))
     await anext(stream)
     emit(backend, "ADDED", app("one"))
     emit(backend, "ADDED", app("two"))
@@ -105,4 +105,4 @@ async def test_a_stream_opened_after_shutdown_ends_at_once() -> None:
     _, broadcaster = make()
     broadcaster.close()
     async with asyncio.timeout(1):
-        assert [c async for c in broadcaster.stream(events.Subscriber(None, None))] == []
+        assert [c async for c in broadcaster.stream(sse.Subscriber(None, None))] == []

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from gitward.status import conditions, history
+from gitward.appstatus import conditions, history
 
 
 def test_transition_time_moves_only_when_status_changes() -> None:

@@ -1,6 +1,6 @@
 """Health outcomes as data: the status codes, their ranking, and the worst of many.
 
-Every family module of `gitward.health` returns a `Health`; the status stage (`gitward.status`) folds
+Every family module of `gitward.health` returns a `Health`; the status stage (`gitward.appstatus`) folds
 the health of an Application's managed objects with `worst` (SPEC §2: an Application is as healthy
 as its least healthy object), and the applier compares waves with `is_worse`.
 
