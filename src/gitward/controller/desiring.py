@@ -109,20 +109,25 @@ class DesiredState:
         ref = p.spec.source.secret_ref
         if ref is None:
             return None
-        secret = await self._secret(p.namespace, ref.name, SourceError)
+        secret = await self._secret(p, ref.name, SourceError, "source.secretRef")
         try:
             return Credentials.from_secret_data(secret.get("data") or {}, secret_name=ref.name)
         except ValueError as exc:
             raise SourceError(str(exc), reason="InvalidCredentials") from exc
 
-    async def _secret(self, namespace: str, name: str, error: type[ReconcileError]) -> Manifest:
-        """A Secret of the Application's namespace (repository credentials, trusted keys)."""
+    async def _secret(self, p: Pass, name: str, error: type[ReconcileError], why: str) -> Manifest:
+        """A Secret of the Application's namespace (repository credentials, trusted keys), read with the
+        Application's identity: in tenant mode as its ServiceAccount, so a tenant can never hand the
+        controller a Secret it could not `get` itself (SPEC §6: every read goes through impersonation)."""
+        namespace = p.namespace
         try:
-            return await self.client.get("v1", "Secret", name, namespace)
+            return await self.inputs.client_for(p.spec, namespace).get("v1", "Secret", name, namespace)
         except kube_errors.APINotFoundError as exc:
-            raise error(f"Secret/{namespace}/{name}: not found", reason="SecretNotFound") from exc
+            raise error(f"Secret/{namespace}/{name}: not found ({why})", reason="SecretNotFound") from exc
         except kube_errors.KubeError as exc:
-            raise error(f"Secret/{namespace}/{name}: {exc.message}", reason="SecretUnavailable") from exc
+            raise error(
+                f"Secret/{namespace}/{name}: cannot be read ({why}): {exc.message}", reason="SecretUnavailable"
+            ) from exc
 
     async def _revision(self, p: Pass, creds: Credentials | None) -> Revision:
         """Resolve and fetch the revision to deploy (verified when the source asks for it)."""
@@ -160,7 +165,7 @@ class DesiredState:
             )
         if verify.secret_ref is None:
             raise verification.VerificationError("verify.mode head needs verify.secretRef (the trusted keys)")
-        secret = await self._secret(p.namespace, verify.secret_ref.name, verification.VerificationError)
+        secret = await self._secret(p, verify.secret_ref.name, verification.VerificationError, "verify.secretRef")
         keys = verification.TrustedKeys.from_secret_data(secret.get("data") or {}, verify.secret_ref.name)
         signer = await verification.verify_head(self.sources.fetcher, source.repo_url, revision.sha, keys, creds)
         log.info("commit signature verified", repo=source.repo_url, sha=revision.sha, signer=signer)

@@ -6,11 +6,12 @@ Called by `controller.desiring` on every full re-check, before the render; the r
 Application's own namespace (the references carry no namespace), and with the Application's identity:
 
 - without a ServiceAccount (no `serviceAccountName`, no `--default-service-account`), with the
-  controller's client, as the repository credentials of `source.secretRef` are;
+  controller's client;
 - in tenant mode, impersonating that ServiceAccount on the controller's cluster, so the API
   server's RBAC decides: a tenant never gets a ConfigMap's or Secret's content into its objects
   unless its ServiceAccount could `get` it itself. A refusal is a clear condition, never a fallback
-  to the controller's own rights.
+  to the controller's own rights. The repository credentials (`source.secretRef`) and trusted keys
+  (`verify.secretRef`) are read through the same `client_for` (controller.desiring).
 
 `gitward diff` reads them the same way with the user's kubeconfig, never impersonating.
 A missing object refuses the render (RenderError condition, retried) unless its entry is `optional`.
@@ -49,6 +50,10 @@ class RenderInputs:
         self.client = client  # the controller's own cluster, where Applications live
         self.impersonation = impersonation  # None: always as `client` (the CLI, with the user's own rights)
 
+    def client_for(self, spec: apps.ApplicationSpec, namespace: str) -> KubeClient:
+        """The client that reads `spec`'s ConfigMaps and Secrets: its ServiceAccount's in tenant mode."""
+        return self.client if self.impersonation is None else self.impersonation.client(spec, namespace, self.client)
+
     async def read(self, spec: apps.ApplicationSpec, namespace: str) -> inputs.Inputs:
         """Everything `spec` (an Application of `namespace`) takes from the cluster; empty when nothing."""
         source = spec.source
@@ -58,7 +63,7 @@ class RenderInputs:
             raise RenderError("decryption.secretRef: required (the Secret holding *.agekey or *.asc keys)")
         if not any(refs) and decryption is None:
             return inputs.Inputs()
-        client = self.client if self.impersonation is None else self.impersonation.client(spec, namespace, self.client)
+        client = self.client_for(spec, namespace)
         return inputs.Inputs(
             helm_values=tuple([doc for ref in refs[0] if (doc := await _values(client, namespace, ref))]),
             variables=await _variables(client, namespace, source.substitute),
