@@ -190,7 +190,7 @@ def diff(
         folder = cache_dir or diffs.default_cache_dir()
         async with diffs.fetched(client, target, revision, folder, allow_file=allow_file_repos) as (root, commit):
             where = redaction.redact_url(target.spec.source.repo_url)
-            err.print(f"comparing {where} at {commit.sha[:7]} with the live objects")
+            err.print(f"comparing {where} at {apps.short_revision(commit.sha, 7)} with the live objects")
             return diffs.show(await diffs.plan(client, target, root, target.spec.source), out, err)
 
     code = sessions.run(_session(kubeconfig, context, namespace), work, error_code=diffs.ERROR_CODE)

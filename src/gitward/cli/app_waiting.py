@@ -97,9 +97,10 @@ def sync_judge(request: str) -> Judge:
         if health not in DONE_HEALTH:
             return Progress(line)
         if sync == "Synced":
-            return Progress(line, True, 0, f"synced to {compared[:7]}: {sync}, {health}")
+            return Progress(line, True, 0, f"synced to {apps.short_revision(compared, 7)}: {sync}, {health}")
         if deployed and compared and compared != deployed:  # e.g. a rollback, then a re-check of the branch
-            message = f"deployed {deployed[:7]} ({health}); against its target revision {compared[:7]} it is {sync}"
+            deployed_at, target = apps.short_revision(deployed, 7), apps.short_revision(compared, 7)
+            message = f"deployed {deployed_at} ({health}); against its target revision {target} it is {sync}"
             return Progress(line, True, 0, message)
         return Progress(line)
 

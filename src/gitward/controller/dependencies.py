@@ -118,7 +118,7 @@ def _not_ready(dep: Manifest | None, source: apps.Source | None, sha: str) -> st
     revision = str(sync.get("revision") or "")
     attempted = str(status.get("lastAttemptedRevision") or revision)
     if attempted != revision:
-        return f"has not deployed its newest revision {attempted[:12]}"
+        return f"has not deployed its newest revision {apps.short_revision(attempted)}"
     if source is None:
         return ""
     dep_source = (dep.get("spec") or {}).get("source") or {}
@@ -126,7 +126,7 @@ def _not_ready(dep: Manifest | None, source: apps.Source | None, sha: str) -> st
         source.target_revision
     )
     if same and revision != sha:
-        return f"is at {revision[:12]}, {NOT_AT} {sha[:12]}"
+        return f"is at {apps.short_revision(revision)}, {NOT_AT} {apps.short_revision(sha)}"
     return ""
 
 

@@ -69,7 +69,7 @@ class StatusWriter:
     async def persist_inventory(self, app: Manifest, entries: list[inventory.Entry], revision: Revision) -> None:
         """Record the inventory before the first write of a sync (a crash mid-sync orphans nothing)."""
         self.recorder.notify(
-            app, "info", "Progressing", f"applying revision {revision.sha[:12]}", revision=revision.sha
+            app, "info", "Progressing", f"applying revision {apps.short_revision(revision.sha)}", revision=revision.sha
         )
         await self.patch(
             app,
@@ -176,7 +176,7 @@ class StatusWriter:
             changed["inventory"] = _merge_patch_of(old, "inventory", changed["inventory"])
         if changed:  # a merge patch of only what changed: big Applications cost the API server less
             await self.patch(app, changed)
-        metrics.set_app_info(p.namespace, p.name, sync, app_health.status.value, revision.sha[:12])
+        metrics.set_app_info(p.namespace, p.name, sync, app_health.status.value, apps.short_revision(revision.sha))
         return Report(sync, app_health.status.value)
 
     def _health_changed(

@@ -311,3 +311,10 @@ def parse_duration(text: str) -> float:
     if pos != len(text):
         raise ValueError(f"invalid duration {text!r}")
     return total
+
+
+def short_revision(revision: str, length: int = 12) -> str:
+    """A revision for people: the first `length` hex digits of a commit SHA, or of an OCI digest
+    after its algorithm (`sha256:0123456789ab`), so digests stay as distinguishable as SHAs."""
+    algorithm, sep, digest = revision.partition(":")
+    return f"{algorithm}:{digest[:length]}" if sep else revision[:length]
