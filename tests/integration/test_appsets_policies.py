@@ -5,6 +5,7 @@ pruned Application but keeps the objects it deployed."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -182,3 +183,26 @@ async def test_generated_applications_edited_or_deleted_by_hand_are_restored(
         return found is not None and not found["metadata"].get("deletionTimestamp")
 
     await apps.wait_for(recreated, 60, message="b recreated by the set")
+
+
+async def test_an_application_edited_while_the_controller_was_down_is_restored(
+    kube: KubeClient, namespace: str, crds: None, repo_url: str, tmp_path: Path
+) -> None:
+    """The set's memory of what it wrote is gone after a restart: the managed fields tell it that
+    someone else edited the generated Application's spec."""
+    await kube.create(listed(namespace, repo_url, ["a", "b"]))
+    async with apps.running_controller(kube, namespace, tmp_path / "cache", allow_file=True):
+        await wait_names(kube, namespace, "fleet", {"a", "b"})
+        await apps.wait_status(kube, namespace, "a", apps.healthy)
+    untouched = (await apps.get_app(kube, namespace, "b"))["metadata"]["generation"]
+    patch = {"spec": {"source": {"path": "apps/c"}}}
+    await kube.patch(API_VERSION, "Application", "a", namespace, patch, field_manager="someone")
+
+    async with apps.running_controller(kube, namespace, tmp_path / "cache", allow_file=True):
+
+        async def restored() -> bool:
+            return (await apps.get_app(kube, namespace, "a"))["spec"]["source"]["path"] == "apps/a"
+
+        await apps.wait_for(restored, 60, message="a's spec restored by the set after the restart")
+        await apps.wait_status(kube, namespace, "a", apps.healthy)
+    assert (await apps.get_app(kube, namespace, "b"))["metadata"]["generation"] == untouched, "b was not edited"

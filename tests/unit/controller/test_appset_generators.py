@@ -8,6 +8,7 @@ import pydantic
 import pytest
 
 from gitward.controller.appsets import generators as gen
+from gitward.controller.appsets.controller import ERROR_RETRY, retry_delay
 from gitward.controller.appsets.reconciling import plan_changes
 from gitward.core import applicationsets as sets
 
@@ -190,3 +191,35 @@ def test_plan_updates_applications_edited_since_the_set_wrote_them() -> None:
     live = {name: {"metadata": {**app["metadata"], "generation": 2}} for name, app in desired.items()}
     plan = plan_changes(desired, live, sets.SetSyncPolicy(), {"a": 1, "b": 2})
     assert [a["metadata"]["name"] for a in plan.update] == ["a"]
+
+
+def _managed(manager: str, fields: dict[str, Any], subresource: str = "") -> dict[str, Any]:
+    entry: dict[str, Any] = {"manager": manager, "operation": "Update", "fieldsV1": fields}
+    if subresource:
+        entry["subresource"] = subresource
+    return entry
+
+
+def test_plan_updates_applications_edited_by_hand_before_this_process_wrote_them() -> None:
+    """After a restart the set remembers no generation: the managed fields say who edited the spec."""
+    ours = _managed("gitward-applicationset", {"f:spec": {"f:source": {}}, "f:metadata": {}})
+    edited = _managed("kubectl-edit", {"f:spec": {"f:source": {"f:path": {}}}})
+    status = _managed("gitward", {"f:status": {}}, subresource="status")
+    finalizer = _managed("gitward", {"f:metadata": {"f:finalizers": {}}})
+    desired = {n: _app(n, "1") for n in ("a", "b", "c")}
+    live = {
+        "a": {"metadata": {**desired["a"]["metadata"], "managedFields": [ours, edited, status]}},
+        "b": {"metadata": {**desired["b"]["metadata"], "managedFields": [ours, status, finalizer]}},
+        "c": {"metadata": {**desired["c"]["metadata"], "managedFields": [ours, edited]}},
+    }
+    plan = plan_changes(desired, live, sets.SetSyncPolicy(), {"c": None})
+    assert [a["metadata"]["name"] for a in plan.update] == ["a"]  # c: this process wrote it (generation None)
+    create_only = sets.SetSyncPolicy.model_validate({"applicationsSync": "create-only"})
+    assert plan_changes(desired, live, create_only).update == []
+
+
+def test_a_failing_set_is_retried_soon_then_less_often() -> None:
+    delays = [retry_delay(n) for n in range(1, 9)]
+    assert delays[:5] == [1.0, 2.0, 4.0, 8.0, 16.0]
+    assert delays[5:] == [ERROR_RETRY] * 3
+    assert retry_delay(10_000) == ERROR_RETRY

@@ -33,7 +33,11 @@ log = get_logger(__name__)
 STATUS_DELAY = 1.0
 """Seconds a change of a generated Application waits before the set reports it (bursts coalesce)."""
 ERROR_RETRY = 30.0
-"""Seconds before a set whose generators or template failed is tried again (besides its interval)."""
+"""Most seconds before a set whose generators, template or writes failed is tried again (besides its
+interval); the first retry comes after `FIRST_RETRY`, doubling with each failed pass in a row (a
+transient refusal — an API server still initialising a CRD's storage, a Git server restarting — is
+over in a second or two)."""
+FIRST_RETRY = 1.0
 
 
 class AppSets:
@@ -148,7 +152,13 @@ class AppSets:
             memory.checked_at = now
         await self.reconciler.reconcile(appset, memory, full, not_before)
         if full:
-            self.queue.add_after(key, ERROR_RETRY if memory.failure is not None else interval)
+            memory.failed_passes = memory.failed_passes + 1 if memory.failure is not None else 0
+            self.queue.add_after(key, retry_delay(memory.failed_passes) if memory.failed_passes else interval)
+
+
+def retry_delay(failed_passes: int) -> float:
+    """Seconds before the next pass after `failed_passes` (≥ 1) failed full passes in a row."""
+    return min(ERROR_RETRY, FIRST_RETRY * float(2 ** min(failed_passes - 1, 16)))
 
 
 def _edited(app: Manifest, written: dict[str, object]) -> bool:

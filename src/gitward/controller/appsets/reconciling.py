@@ -48,6 +48,7 @@ class SetMemory:
     checked_at: float = -1e18
     generation: Any = None
     failure: tuple[str, str, str] | None = None  # (condition, reason, message) of the last full pass
+    failed_passes: int = 0  # full passes in a row that failed (the retry backs off with them)
     revisions: list[dict[str, str]] = field(default_factory=list)
     generated: int = 0
     written: dict[str, Any] = field(default_factory=dict)  # name → generation after the set's last write
@@ -301,19 +302,34 @@ def plan_changes(
     written: Mapping[str, Any] | None = None,
 ) -> Plan:
     """What to write (pure): new names are created; changed ones — what the set generates changed, or
-    someone else changed the Application since the set wrote it (its generation moved) — updated
-    unless create-only; names the generators no longer produce are deleted only with `sync`."""
+    someone else changed the Application since the set wrote it (its generation moved since this
+    process wrote it; or, for one it has not written yet, e.g. after a restart, another field manager
+    owns part of its spec) — updated unless create-only; names the generators no longer produce are
+    deleted only with `sync`."""
     written = written or {}
 
     def changed(name: str, app: Manifest) -> bool:
-        meta = live[name].get("metadata") or {}
-        edited = name in written and meta.get("generation") != written[name]
+        generation = (live[name].get("metadata") or {}).get("generation")
+        edited = generation != written[name] if name in written else spec_edited_by_others(live[name])
         return _digest(live[name]) != _digest(app) or edited
 
     create = [app for name, app in sorted(desired.items()) if name not in live]
     update = [app for name, app in sorted(desired.items()) if name in live and policy.may_update and changed(name, app)]
     delete = [app for name, app in sorted(live.items()) if name not in desired and policy.may_delete]
     return Plan(create, update, delete)
+
+
+def spec_edited_by_others(app: Manifest) -> bool:
+    """Whether a field manager other than the set's owns part of the Application's spec (someone
+    edited it by hand: `kubectl edit`, a patch, `gitward app rollback`). Status writes (the status
+    subresource) and metadata-only writes (the cleanup finalizer) do not count."""
+    for entry in (app.get("metadata") or {}).get("managedFields") or []:
+        if not isinstance(entry, dict) or entry.get("manager") == FIELD_MANAGER or entry.get("subresource"):
+            continue
+        fields = entry.get("fieldsV1")
+        if isinstance(fields, dict) and "f:spec" in fields:
+            return True
+    return False
 
 
 def _digest(app: Manifest) -> str:
