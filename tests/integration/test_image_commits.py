@@ -7,7 +7,8 @@
 - a human pushes to the branch while the automation's push is being received (a pre-receive hook
   on the server makes that push, once, at exactly that moment): the automation's push is refused,
   it fetches, re-applies and pushes again — never forced — and `status.lastPushCommit` descends
-  from the human commit, which stays on the branch.
+  from the human commit, which stays on the branch;
+- a passphrase-protected SSH key (`password`) signs too, and its file is gone after the run.
 """
 
 from __future__ import annotations
@@ -24,8 +25,10 @@ from tests.support.gitserver import BasicAuth
 from tests.support.images import DEPLOYMENT, git_secret, image_objects, secret_of, status_of
 from tests.support.registry import push_dir, registry, secret
 
+from gitward.controller.images import gitwork, signing
 from gitward.controller.manager import Controller
 from gitward.kube.client import KubeClient
+from gitward.sourcing import Credentials, invocations, urls
 from gitward.testing.gitrepos import git_env, run_git
 from gitward.testing.registries import Registry
 
@@ -221,3 +224,37 @@ async def _reason_is(kube: KubeClient, namespace: str, reason: str) -> bool:
     found = await kube.get("gitward.dev/v1alpha1", "ImageUpdateAutomation", "web", namespace)
     conditions = (found.get("status") or {}).get("conditions") or []
     return any(c.get("type") == "Ready" and c.get("reason") == reason for c in conditions)
+
+
+async def test_a_passphrase_protected_ssh_key_signs_and_is_removed_after(
+    make_repo: MakeRepo, start_git_http_server: StartHttp, tmp_path: Path
+) -> None:
+    server = start_git_http_server(BasicAuth(images.GIT_USER, images.GIT_PASSWORD))
+    repo = make_repo()
+    repo.commit({"deploy/web.yaml": 'image: app:1.0.0 # {"$imagepolicy": "apps:web"}\n'})
+    url = server.publish(repo, "config.git")
+    path = tmp_path / "bot" / "key"
+    path.parent.mkdir()
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "key-pass-88", "-f", str(path)], check=True)
+    public = (tmp_path / "bot" / "key.pub").read_text().strip()
+    seen: list[Path] = []
+
+    async def apply(tree: Path) -> str:
+        seen.append(tree.parent)
+        target = tree / "deploy" / "web.yaml"
+        target.write_text(target.read_text().replace("app:1.0.0", "app:1.1.0"))
+        return "update web to 1.1.0"
+
+    key = signing.Signing(path.read_text(), "key-pass-88", "ssh")
+    creds = Credentials(username=images.GIT_USER, password=images.GIT_PASSWORD)
+    env = invocations.GitEnvironment()
+    try:
+        work = gitwork.GitWork(env, urls.parse(url), creds)
+        result = await gitwork.commit_and_push(
+            work, "main", "main", gitwork.Identity("Bot", "bot@example.com"), apply, signing=key
+        )
+    finally:
+        env.close()
+    checked = verify(server.root / "config.git", result.sha, "bot@example.com", public, tmp_path)
+    assert checked.returncode == 0, checked.stderr
+    assert seen and not seen[0].exists()  # the run's directory, the key file with it, is gone
