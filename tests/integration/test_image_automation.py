@@ -6,16 +6,15 @@ author. A human push racing the automation is never lost (no force-push: fetch, 
 
 from __future__ import annotations
 
-import base64
 import os
 import subprocess
 from pathlib import Path
-from typing import Any
 
 import pytest
 from tests.support import apps
 from tests.support.fixtures import MakeRepo, StartHttp
 from tests.support.gitserver import BasicAuth, SshGitServer
+from tests.support.images import DEPLOYMENT, GIT_PASSWORD, GIT_USER, b64, git_secret, image_objects, status_of
 from tests.support.registry import push_dir, registry, secret
 
 from gitward.controller.images import gitwork
@@ -27,66 +26,6 @@ from gitward.testing.gitrepos import run_git
 from gitward.testing.registries import Registry
 
 __all__ = ["registry"]  # fixture
-
-GIT_USER, GIT_PASSWORD = "automation", "git-pass-7731"
-DEPLOYMENT = """\
-# the web application; this comment stays
-apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: web
-spec:
-  replicas: 1
-  selector: {{matchLabels: {{app: web}}}}
-  template:
-    metadata:
-      labels: {{app: web}}
-    spec:
-      containers:
-        - name: web
-          image: {image} # {{"$imagepolicy": "{namespace}:web"}}
-        - name: sidecar
-          image: busybox:1.36
-"""
-
-
-def b64(text: str) -> str:
-    return base64.b64encode(text.encode()).decode()
-
-
-def git_secret(namespace: str) -> dict[str, Any]:
-    data = {"username": b64(GIT_USER), "password": b64(GIT_PASSWORD)}
-    return {
-        "apiVersion": "v1",
-        "kind": "Secret",
-        "metadata": {"name": "git-creds", "namespace": namespace},
-        "data": data,
-    }
-
-
-def image_objects(namespace: str, image: str, url: str) -> list[dict[str, Any]]:
-    def obj(kind: str, name: str, spec: dict[str, Any]) -> dict[str, Any]:
-        meta = {"name": name, "namespace": namespace}
-        return {"apiVersion": "gitward.dev/v1alpha1", "kind": kind, "metadata": meta, "spec": spec}
-
-    commit = {
-        "author": {"name": "Image Bot", "email": "image-bot@example.com"},
-        "messageTemplate": "chore: update images ({{ .AutomationObject }})\n\n{{ .Changes }}",
-    }
-    return [
-        obj("ImageRepository", "web", {"image": image, "interval": "1s", "secretRef": {"name": "registry-creds"}}),
-        obj("ImagePolicy", "web", {"imageRepositoryRef": {"name": "web"}, "policy": {"semver": {"range": "^1.0"}}}),
-        obj(
-            "ImageUpdateAutomation",
-            "web",
-            {
-                "interval": "1s",
-                "sourceRef": {"kind": "Application", "name": "web"},
-                "git": {"checkout": {"branch": "main"}, "push": {"branch": "main"}, "commit": commit},
-                "update": {"path": "deploy"},
-            },
-        ),
-    ]
 
 
 async def test_a_new_tag_is_committed_pushed_and_deployed(
@@ -109,17 +48,17 @@ async def test_a_new_tag_is_committed_pushed_and_deployed(
     source = {"repoURL": url, "targetRevision": "main", "path": "deploy", "secretRef": {"name": "git-creds"}}
     await kube.create(apps.application("web", namespace, url, source=source))
     await apps.wait_status(kube, namespace, "web", apps.synced_at(first))
-    for obj in image_objects(namespace, image, url):
+    for obj in image_objects(namespace, image):
         await kube.create(obj)
 
     policy = await apps.wait_for(
-        lambda: _status_of(kube, namespace, "ImagePolicy", "latestImage"), timeout=60, message="latestImage"
+        lambda: status_of(kube, namespace, "ImagePolicy", "latestImage"), timeout=60, message="latestImage"
     )
     assert policy == f"{image}:1.0.0"  # not the pre-release, not "latest"
 
     push_dir(registry, f"{namespace}/web:1.1.0", {"tag.txt": "1.1.0"})
     pushed = await apps.wait_for(
-        lambda: _status_of(kube, namespace, "ImageUpdateAutomation", "lastPushCommit"), timeout=90, message="a push"
+        lambda: status_of(kube, namespace, "ImageUpdateAutomation", "lastPushCommit"), timeout=90, message="a push"
     )
     bare = server.root / "config.git"
     assert run_git("rev-parse", "refs/heads/main", cwd=bare).strip() == pushed
@@ -136,11 +75,6 @@ async def test_a_new_tag_is_committed_pushed_and_deployed(
     deployment = await kube.get("apps/v1", "Deployment", "web", namespace)
     assert deployment["spec"]["template"]["spec"]["containers"][0]["image"] == f"{image}:1.1.0"
     assert status["history"][-1]["author"].startswith("Image Bot")
-
-
-async def _status_of(kube: KubeClient, namespace: str, kind: str, field: str) -> str:
-    obj = await kube.get("gitward.dev/v1alpha1", kind, "web", namespace)
-    return str((obj.get("status") or {}).get(field) or "")
 
 
 async def test_a_concurrent_human_push_is_kept_and_the_update_reapplied(
@@ -250,12 +184,12 @@ async def test_a_signed_automation_commit_passes_head_verification(
     await kube.create(apps.application("web", namespace, url, source=source))
     await apps.wait_status(kube, namespace, "web", apps.synced_at(first))
 
-    objects = image_objects(namespace, image, url)
+    objects = image_objects(namespace, image)
     objects[2]["spec"]["git"]["commit"]["signingKey"] = {"secretRef": {"name": "signing-key"}}
     for obj in objects:
         await kube.create(obj)
     pushed = await apps.wait_for(
-        lambda: _status_of(kube, namespace, "ImageUpdateAutomation", "lastPushCommit"), timeout=90, message="a push"
+        lambda: status_of(kube, namespace, "ImageUpdateAutomation", "lastPushCommit"), timeout=90, message="a push"
     )
     await apps.wait_status(kube, namespace, "web", apps.synced_at(pushed), timeout=60)
     deployment = await kube.get("apps/v1", "Deployment", "web", namespace)

@@ -1,6 +1,8 @@
 """ImageRepository scans and ImagePolicy choices against the real registry: tag lists read in
-full, wrong registry credentials reported on the ImageRepository without showing them, `filterTags`
-with `extract` ordering timestamped tags numerically; and a `.dockerconfigjson` Secret for an OCI source."""
+full — from Debian's registry (one answer) and, through the controller, from the upstream v3
+registry that pages them (250 tags, 100 a page) — wrong registry credentials reported on the
+ImageRepository without showing them, `filterTags` with `extract` ordering timestamped tags
+numerically; and a `.dockerconfigjson` Secret for an OCI source."""
 
 from __future__ import annotations
 
@@ -10,14 +12,14 @@ from pathlib import Path
 from typing import Any
 
 from tests.support import apps
-from tests.support.registry import push_dir, registry, secret
+from tests.support.registry import add_tags, paged_registry, push_dir, registry, secret
 
 from gitward.controller.manager import Controller
 from gitward.kube.client import KubeClient
 from gitward.sourcing import Credentials, oci
 from gitward.testing.registries import Registry
 
-__all__ = ["registry"]  # fixture
+__all__ = ["paged_registry", "registry"]  # fixtures
 
 
 def obj(kind: str, name: str, namespace: str, spec: dict[str, Any]) -> dict[str, Any]:
@@ -31,8 +33,8 @@ async def status(kube: KubeClient, namespace: str, kind: str, name: str) -> dict
 
 
 async def test_tag_lists_are_read_whole(registry: Registry, tmp_path: Path) -> None:
-    """Debian's registry (2.8) sends every tag in one page whatever `n` asks; the Link header that
-    newer registries send is followed (tests/unit/sourcing/test_ocirefs.py: `next_page`)."""
+    """Debian's registry (2.8) sends every tag in one page whatever `n` asks (no Link header): that
+    one page is the whole list. Paged lists: the next test, on the upstream registry."""
     tags = [f"1.0.{i}" for i in range(7)]
     for tag in tags:
         push_dir(registry, f"paged/app:{tag}", {"t": tag})
@@ -45,6 +47,40 @@ async def test_tag_lists_are_read_whole(registry: Registry, tmp_path: Path) -> N
     assert client.tag_pages >= 1
     artifact = await client.resolve(registry.url("paged/app"), "~1.0", creds)
     assert artifact.tag == "1.0.6"
+
+
+async def test_an_image_repository_of_250_tags_is_scanned_page_by_page(
+    kube: KubeClient, namespace: str, controller: Controller, paged_registry: Registry, tmp_path: Path
+) -> None:
+    tags = [f"1.0.{i}" for i in range(250)]
+    push_dir(paged_registry, f"{namespace}/app:{tags[0]}", {"t": "1"})
+    add_tags(paged_registry, f"{namespace}/app:{tags[0]}", tags[1:])
+    assert paged_registry.ca_crt is not None
+    creds = Credentials(
+        username=paged_registry.username, password=paged_registry.password, ca_cert=paged_registry.ca_crt.read_text()
+    )
+    direct = oci.Registries(tmp_path)
+    direct.page_size = 100
+    assert sorted(await direct.tags(paged_registry.url(f"{namespace}/app"), creds)) == sorted(tags)
+    assert direct.tag_pages == 3  # this registry does page: 100 + 100 + 50
+
+    registries = controller.sources.registries
+    registries.page_size = 100
+    await kube.create(secret("registry-creds", namespace, paged_registry))
+    image = f"{paged_registry.host}/{namespace}/app"
+    spec = {"image": image, "interval": "1s", "secretRef": {"name": "registry-creds"}}
+    await kube.create(obj("ImageRepository", "app", namespace, spec))
+    policy = {"imageRepositoryRef": {"name": "app"}, "policy": {"semver": {"range": "^1.0"}}}
+    await kube.create(obj("ImagePolicy", "app", namespace, policy))
+
+    async def latest() -> str:
+        return str((await status(kube, namespace, "ImagePolicy", "app")).get("latestImage") or "")
+
+    # 1.0.249 is on the registry's second page (tags come in text order: 1.0.0, 1.0.1, 1.0.10, 1.0.100, ...)
+    assert await apps.wait_for(lambda: _is(latest, f"{image}:1.0.249"), timeout=60, message="the highest tag")
+    result = (await status(kube, namespace, "ImageRepository", "app"))["lastScanResult"]
+    assert result["tagCount"] == 250
+    assert registries.tag_pages >= 3
 
 
 async def test_wrong_credentials_show_on_the_image_repository(

@@ -3,11 +3,14 @@
 Imported by tests/integration/test_oci_*.py and test_image_automation.py (`from tests.support.registry
 import registry, plain_registry` makes the fixtures available to a module). The registries are real
 `docker-registry` processes (`gitward.testing.registries`), one HTTPS + htpasswd and one plain-HTTP
-per test module; every test pushes under a repository name of its own.
+per test module; every test pushes under a repository name of its own. `paged_registry` is the
+upstream v3 registry (HTTPS + htpasswd too), built once from its Go module
+(`gitward.testing.upstream_registry`), for tag lists that come in pages.
 
     push_dir(reg, "repo:tag", files)     an artifact of files (Flux's media types), pushed with oras
     push_layer(reg, "repo:tag", bytes)   an artifact whose one layer is the given tar+gzip (hostile ones)
     push_chart(reg, "charts/web", "1.0.0", files)   a Helm chart with Helm's OCI media types
+    add_tags(reg, "repo:tag", tags)      the same manifest under more tags (one PUT each, with oras)
     secret(name, namespace, reg)         a Secret with the registry's username, password and ca.crt
 """
 
@@ -25,9 +28,13 @@ from typing import Any
 
 import pytest
 
+from gitward.testing import upstream_registry
 from gitward.testing.registries import Registry
 
-__all__ = ["plain_registry", "push_chart", "push_dir", "push_layer", "registry", "secret", "tar_gz"]
+__all__ = [
+    "add_tags", "paged_registry", "plain_registry", "push_chart", "push_dir", "push_layer", "registry", "secret",
+    "tar_gz",
+]  # fmt: skip
 
 ARTIFACT = "application/vnd.cncf.flux.content.v1.tar+gzip"
 ARTIFACT_CONFIG = "application/vnd.cncf.flux.config.v1+json"
@@ -44,6 +51,13 @@ def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
 @pytest.fixture(scope="module")
 def plain_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
     with Registry(tmp_path_factory.mktemp("plain-registry"), tls=False) as reg:
+        yield reg
+
+
+@pytest.fixture(scope="module")
+def paged_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
+    binary = str(upstream_registry.ensure())
+    with Registry(tmp_path_factory.mktemp("paged-registry"), binary=binary) as reg:
         yield reg
 
 
@@ -91,6 +105,15 @@ def push_layer(
 
 def push_dir(reg: Registry, target: str, files: dict[str, str | bytes], **kw: Any) -> str:
     return push_layer(reg, target, tar_gz(files), **kw)
+
+
+def add_tags(reg: Registry, source: str, tags: list[str]) -> None:
+    """Tag the manifest of `host/source` (`repo:tag`) as each of `tags` too."""
+    client = reg.oras_client()
+    repository = source.rsplit(":", 1)[0]
+    manifest = client.get_manifest(f"{reg.host}/{source}")
+    for tag in tags:
+        client.upload_manifest(manifest, client.get_container(f"{reg.host}/{repository}:{tag}")).raise_for_status()
 
 
 def push_chart(reg: Registry, repository: str, version: str, files: dict[str, str | bytes]) -> str:

@@ -9,4 +9,6 @@ import this package, not each other:
                 with optional Basic/Bearer authentication, recording every request
     registries  `Registry`: a real OCI registry (Debian's docker-registry) on loopback, HTTPS with
                 its own CA and htpasswd, or plain HTTP; `oras_client()` to push with
+    upstream_registry   `ensure()`: the upstream distribution registry v3 (which pages tag lists),
+                built once from its Go module into the cache, for `Registry(binary=...)`
 """

@@ -9,6 +9,8 @@ own configuration file (never the system service's), and serves either
 - plain HTTP without authentication (the `insecure: true` case).
 
 Images and artifacts are pushed by the tests with the `oras` SDK (`oras_client()`), never by hand.
+`binary` runs another build of the same registry with the same configuration: the upstream v3 that
+pages tag lists (`gitward.testing.upstream_registry`).
 """
 
 from __future__ import annotations
@@ -37,8 +39,17 @@ REALM = "gitward-test-registry"
 class Registry:
     """One registry process serving `root`; `host` is `127.0.0.1:<port>` once started."""
 
-    def __init__(self, root: Path, *, tls: bool = True, username: str = "pusher", password: str = "") -> None:
+    def __init__(
+        self,
+        root: Path,
+        *,
+        tls: bool = True,
+        username: str = "pusher",
+        password: str = "",
+        binary: str = REGISTRY_BINARY,
+    ) -> None:
         self.root = root
+        self.binary = binary  # another build of the distribution registry (`upstream_registry.ensure()`)
         self.tls = tls
         self.username = username if tls else ""
         self.password = (password or secrets.token_hex(12)) if tls else ""
@@ -63,7 +74,7 @@ class Registry:
         path = self.root / "config.yml"
         path.write_text(yaml.safe_dump(config))
         with self._log.open("ab") as log:
-            self._proc = subprocess.Popen([REGISTRY_BINARY, "serve", str(path)], stdout=log, stderr=log)
+            self._proc = subprocess.Popen([self.binary, "serve", str(path)], stdout=log, stderr=log)
         self._wait_ready()
         return self
 

@@ -10,27 +10,26 @@ with the configured author, and pushes `HEAD:refs/heads/<push branch>` — never
 moved meanwhile (a human pushed), the push is refused; then it fetches the new tip, resets onto it,
 applies the change again and retries, at most `attempts` times: a human commit is never lost.
 
-Signing: an OpenPGP secret key (Secret key `git.asc`, optional `passphrase`, as Flux's) is imported
-into a private GNUPGHOME made for this run and removed after it; the commit is made with `-S<fingerprint>`.
+Signing (`gitward.controller.images.signing`): an OpenPGP key in a private GNUPGHOME, or an SSH key in a
+private 0600 file (`gpg.format=ssh`), made for this run and removed after it.
 """
 
 from __future__ import annotations
 
-import contextlib
-import os
 import shutil
 import tempfile
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from gitward.controller.images.signing import Signer, Signing, signer
 from gitward.core.errors import SourceError
 from gitward.core.redaction import redact
 from gitward.sourcing import invocations
 from gitward.sourcing.credentials import Credentials
 from gitward.sourcing.urls import RepoURL
 
-__all__ = ["Identity", "PushResult", "Signing", "commit_and_push"]
+__all__ = ["Identity", "PushResult", "commit_and_push"]
 
 Apply = Callable[[Path], Awaitable[str]]
 """Edits the work tree; returns the commit message, or "" when there is nothing to commit."""
@@ -43,12 +42,6 @@ _REFUSED = ("[rejected]", "non-fast-forward", "fetch first", "stale info", "fail
 class Identity:
     name: str
     email: str
-
-
-@dataclass(frozen=True, repr=False)
-class Signing:
-    armored_key: str
-    passphrase: str = ""
 
 
 @dataclass(frozen=True)
@@ -95,12 +88,12 @@ async def commit_and_push(
     try:
         tree = root / "tree"
         await _clone(work, root, tree, checkout, push)
-        with _gnupg(signing, root) as signer:
+        with signer(signing, root) as sign:
             for attempt in range(1, attempts + 1):
                 message = await apply(tree)
                 if not message:
                     return PushResult("", attempt)
-                sha = await _commit(work, tree, author, message, signer)
+                sha = await _commit(work, tree, author, message, sign)
                 done = await work.remote(tree, "push", "--porcelain", "origin", f"HEAD:refs/heads/{push}")
                 if done.returncode == 0:
                     return PushResult(sha, attempt, message)
@@ -137,18 +130,17 @@ async def _reset_to_remote(work: GitWork, tree: Path, branch: str) -> None:
     await _must(work, tree, "reset", "--quiet", "--hard", f"refs/remotes/origin/{branch}")
 
 
-async def _commit(work: GitWork, tree: Path, author: Identity, message: str, signer: _Signer | None) -> str:
+async def _commit(work: GitWork, tree: Path, author: Identity, message: str, sign: Signer | None) -> str:
     (tree.parent / "message.txt").write_text(message if message.endswith("\n") else message + "\n")
     people = {
         "GIT_AUTHOR_NAME": author.name, "GIT_AUTHOR_EMAIL": author.email,
         "GIT_COMMITTER_NAME": author.name, "GIT_COMMITTER_EMAIL": author.email,
     }  # fmt: skip
-    sign: list[str] = []
-    if signer is not None:
-        people["GNUPGHOME"] = str(signer.home)
-        sign = ["-c", f"gpg.program={signer.program}", "commit", f"-S{signer.fingerprint}"]
+    args = ["commit"]
+    if sign is not None:
+        people.update(sign.env)
+        args = [*sign.config, "commit", sign.sign]
     await _must(work, tree, "add", "--all", extra=people)
-    args = [*sign] if sign else ["commit"]
     await _must(work, tree, *args, "--quiet", "--no-verify", "-F", str(tree.parent / "message.txt"), extra=people)
     done = await _must(work, tree, "rev-parse", "HEAD")
     return done.stdout.decode().strip()
@@ -157,47 +149,5 @@ async def _commit(work: GitWork, tree: Path, author: Identity, message: str, sig
 async def _must(work: GitWork, tree: Path, *args: str, extra: dict[str, str] | None = None) -> invocations.Completed:
     done = await work.local(tree, *args, extra=extra)
     if done.returncode != 0:
-        raise work.fail(f"git {args[0] if args[0] != '-c' else args[2]} failed", done)
+        raise work.fail(f"git {next(a for a in args if not a.startswith('-') and '=' not in a)} failed", done)
     return done
-
-
-@dataclass(frozen=True)
-class _Signer:
-    home: Path
-    fingerprint: str
-    program: str
-
-
-@contextlib.contextmanager
-def _gnupg(signing: Signing | None, root: Path) -> Iterator[_Signer | None]:
-    """A private GNUPGHOME holding only the signing key (and a gpg wrapper for its passphrase)."""
-    if signing is None:
-        yield None
-        return
-    import subprocess
-
-    home = root / "gnupg"
-    home.mkdir(mode=0o700)
-    env = {"GNUPGHOME": str(home), "PATH": os.environ.get("PATH", os.defpath), "LC_ALL": "C"}
-    imported = subprocess.run(
-        ["gpg", "--batch", "--import", "--import-options", "import-local-sigs"],
-        input=signing.armored_key.encode(), env=env, capture_output=True, timeout=60, check=False,
-    )  # fmt: skip
-    listed = subprocess.run(
-        ["gpg", "--batch", "--with-colons", "--list-secret-keys"], env=env, capture_output=True, timeout=60, check=False
-    )
-    fingerprints = [line.split(":")[9] for line in listed.stdout.decode().splitlines() if line.startswith("fpr:")]
-    if imported.returncode != 0 or not fingerprints:
-        raise SourceError("signingKey: the Secret's git.asc is not an OpenPGP secret key", reason="InvalidSigningKey")
-    program = home / "gpg-sign.sh"
-    passphrase = home / "passphrase"
-    passphrase.write_text(signing.passphrase)
-    passphrase.chmod(0o600)
-    program.write_text(
-        f"#!/bin/sh\nexec gpg --batch --pinentry-mode loopback --passphrase-file '{passphrase}' \"$@\"\n"
-    )
-    program.chmod(0o700)
-    try:
-        yield _Signer(home, fingerprints[0], str(program))
-    finally:
-        subprocess.run(["gpgconf", "--kill", "gpg-agent"], env=env, capture_output=True, timeout=30, check=False)

@@ -11,8 +11,6 @@ a new image. One failing object never stops the others; each reports its own Rea
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import contextlib
 import datetime as dt
 import time
@@ -21,7 +19,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from gitward.controller.images import gitwork, scanning, specs, updating
+from gitward.controller.images import scanning, signing, specs, updating
 from gitward.controller.informers import Informer
 from gitward.core.applications import REFRESH, parse_duration
 from gitward.core.errors import SourceError
@@ -133,9 +131,9 @@ class ImageAutomation:
                 raise SourceError(f"Application/{namespace}/{spec.source_ref.name} not found", reason="SourceNotFound")
             plan = updating.Plan(key, spec, app)
             creds = await self._secret_creds(namespace, plan.secret_name)
-            signing = await self._signing(namespace, plan.signing_secret)
+            signing_key = await self._signing(namespace, plan.signing_secret, plan.signing_type)
             result = await updating.run(
-                plan, self.git, creds, self._latest(namespace), signing, allow_file=self.allow_file
+                plan, self.git, creds, self._latest(namespace), signing_key, allow_file=self.allow_file
             )
         except (SourceError, ValidationError) as exc:
             reason = exc.reason if isinstance(exc, SourceError) else "InvalidSpec"
@@ -193,22 +191,11 @@ class ImageAutomation:
             return Credentials()
         return Credentials.from_secret_data(await self._secret_data(namespace, name), secret_name=name)
 
-    async def _signing(self, namespace: str, name: str) -> gitwork.Signing | None:
+    async def _signing(self, namespace: str, name: str, kind: str) -> signing.Signing | None:
         if not name:
             return None
         data = await self._secret_data(namespace, name)
-        if "git.asc" not in data:
-            raise SourceError(
-                f"Secret/{namespace}/{name}: no git.asc (an armored OpenPGP secret key)", reason="InvalidSigningKey"
-            )
-        try:
-            key = base64.b64decode(data["git.asc"], validate=True).decode("utf-8")
-            passphrase = base64.b64decode(data.get("passphrase", ""), validate=True).decode("utf-8")
-        except (binascii.Error, ValueError):
-            raise SourceError(
-                f"Secret/{namespace}/{name}: not base64-encoded text", reason="InvalidSigningKey"
-            ) from None
-        return gitwork.Signing(key, passphrase)
+        return signing.from_secret_data(data, f"Secret/{namespace}/{name}", kind)
 
     # ------------------------------------------------------------------ bookkeeping
 

@@ -58,6 +58,7 @@ class Author(SpecModel):
 
 class SigningKey(SpecModel):
     secret_ref: SecretRef = Field(alias="secretRef")
+    type: Literal["", "gpg", "ssh"] | None = None  # as Flux's; empty: by the Secret's key (git.asc or identity)
 
 
 DEFAULT_MESSAGE = "Update images\n\n{{ .Changes }}"

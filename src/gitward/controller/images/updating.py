@@ -4,7 +4,7 @@ Called by gitward.controller.images.running when an automation is due (its inter
 a policy's new latestImage). One run: find the Git repository (`git.repoURL`, else the Application
 of `sourceRef`: its repoURL, credentials Secret and target branch), clone the checkout branch, set
 every field under `update.path` marked for one of the namespace's ImagePolicies (`markers`), and
-when something changed commit once (author, message template, optional OpenPGP signature) and push
+when something changed commit once (author, message template, optional OpenPGP or SSH signature) and push
 without force (`gitwork`). Status: `lastPushCommit`, `lastPushTime`, `lastAutomationRunTime`, a
 Ready condition. The pushed commit then deploys like any other: `on_pushed` asks the Application to
 re-check now.
@@ -23,6 +23,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from gitward.controller.images import gitwork, markers, specs
+from gitward.controller.images.signing import Signing
 from gitward.core.errors import SourceError
 from gitward.core.manifests import Manifest
 from gitward.sourcing import Credentials, invocations, urls
@@ -53,6 +54,7 @@ class Plan:
         self.author = gitwork.Identity(git.commit.author.name, git.commit.author.email)
         self.template = git.commit.message_template
         self.signing_secret = git.commit.signing_key.secret_ref.name if git.commit.signing_key else ""
+        self.signing_type = (git.commit.signing_key.type or "") if git.commit.signing_key else ""
         self.path = spec.update.path
         if not self.repo_url:
             raise SourceError(f"{key}: no git.repoURL and no Application to take it from", reason="InvalidSpec")
@@ -65,7 +67,7 @@ async def run(
     env: invocations.GitEnvironment,
     creds: Credentials,
     latest: Mapping[str, str],
-    signing: gitwork.Signing | None,
+    signing: Signing | None,
     *,
     allow_file: bool = False,
 ) -> gitwork.PushResult:
