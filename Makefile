@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell sha256sum pyproject.toml | cut -c1-12)
 PYTEST_ARGS ?= --durations=25
 
-.PHONY: demo test test-1.20 lint deps venv kube kube-1.20 bench clean
+.PHONY: demo test test-1.20 lint deps venv kube kube-1.20 registry bench clean
 
 deps:
 	@scripts/install-system-packages
@@ -41,7 +41,13 @@ TESTS_1_20 ?= $(addprefix tests/integration/,test_app_sync.py test_app_drift.py 
   test_impersonation.py test_least_privilege.py test_install.py test_testbed_cluster.py \
   test_ignore_differences.py test_rollouts_application.py)
 PYTEST_1_20 := GITWARD_TEST_KUBERNETES=1.20 $(BIN)/pytest $(TESTS_1_20)
-test: deps venv kube kube-1.20 lint
+# the upstream registry (distribution v3, built from its Go module; the tag-pagination tests need it:
+# Debian's registry 2.8 never paginates), cached under ~/.cache/gitward/registry/
+registry: deps venv
+	@echo "▸ upstream registry for the test bed (built once from its Go module, then cached)"
+	@$(BIN)/python -c "from gitward.testing import upstream_registry as r; print('  ', r.ensure())"
+
+test: deps venv kube kube-1.20 registry lint
 	@echo "▸ pytest"
 	@$(BIN)/pytest $(PYTEST_ARGS)
 	@echo "▸ pytest: the version-sensitive integration tests on Kubernetes 1.20"
