@@ -69,6 +69,12 @@ bench: deps venv kube
 	@echo "▸ benchmarks$(if $(BENCH), $(BENCH),)$(if $(BENCH_QUICK), (quick),) → bench/results/latest.json"
 	@BENCH="$(BENCH)" BENCH_QUICK="$(BENCH_QUICK)" $(BIN)/python -m bench
 
+# gitward's HTTP/1.1 transport against httpx2's stock one (docs/performance.md, "The hand-written transport")
+.PHONY: bench-transport
+bench-transport: deps venv kube
+	@echo "▸ transport benchmark → bench/results/transport-<date>.json"
+	@$(BIN)/python -m bench.transport
+
 # the dashboard pictures in docs/images/ (shown in the README): the browser tests, writing their
 # screenshots there (`make test` writes them to a temporary directory and leaves the tree clean)
 .PHONY: screenshots

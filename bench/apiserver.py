@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
+import httpx2 as httpx  # the one HTTP client family (httpx2, as the kube client)
 
 from gitward.devcluster.cluster import ClusterInfo
 

@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import httpx
+import httpx2 as httpx  # the one HTTP client family (httpx2, as the kube client)
 
 from bench.apiserver import ApiServer, Manifest
 

@@ -14,10 +14,10 @@ import shlex
 import signal
 import stat
 import textwrap
-import urllib.request
 from pathlib import Path
 from typing import Any
 
+import httpx2
 import yaml
 from tests.conftest import ClusterUnderTest
 from tests.support import apps
@@ -173,8 +173,7 @@ def self_contained_kubeconfig(path: str) -> str:
 
 
 def http_json(url: str) -> Any:
-    with urllib.request.urlopen(url, timeout=10) as response:  # noqa: S310 (loopback)
-        return json.load(response)
+    return httpx2.get(url, timeout=10, trust_env=False).raise_for_status().json()
 
 
 async def test_gitward_run_in_the_image_syncs_applications_and_exits_0_on_sigterm(
@@ -206,7 +205,7 @@ async def test_gitward_run_in_the_image_syncs_applications_and_exits_0_on_sigter
                 raise AssertionError(f"gitward exited early:\n{container.output()[-3000:]}")
             try:
                 return bool(http_json(f"http://127.0.0.1:{probes}/readyz")["leader"])
-            except OSError:
+            except httpx2.HTTPError:  # not answering yet, or 503 while not ready
                 return False
 
         await apps.wait_for(serving, timeout=120, interval=0.2, message="the controller to lead")

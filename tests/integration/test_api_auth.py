@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
+import httpx2
 import pytest
 from tests.conftest import ClusterUnderTest
 from tests.support import apps, http_api
@@ -24,7 +24,7 @@ CONFIGMAP = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\ndata:
 JSON = {"Content-Type": "application/json"}
 
 
-async def _status(http: httpx.AsyncClient, method: str, path: str, body: bytes | None) -> int:
+async def _status(http: httpx2.AsyncClient, method: str, path: str, body: bytes | None) -> int:
     if path.endswith("/events"):  # a stream: only the status line matters
         async with http.stream("GET", path) as resp:
             return resp.status_code
@@ -155,7 +155,7 @@ async def test_gitward_run_with_an_auth_file(
     processes.append(proc.start())
     proc.wait_http()
     await kube.create(apps.application("web", namespace, "https://git.example.com/x.git", syncPolicy={}))
-    async with httpx.AsyncClient(base_url=proc.url(""), timeout=10) as http:
+    async with httpx2.AsyncClient(base_url=proc.url(""), timeout=10) as http:
         assert (await http.get("/api/v1/applications")).status_code == 401
         viewer = {"Authorization": f"Bearer {http_api.TOKENS['viewer']}"}
         items = await apps.wait_for(lambda: _items(http, viewer), timeout=15, message="the Application in the list")
@@ -172,7 +172,7 @@ async def test_gitward_run_with_an_auth_file(
         assert secret not in log
 
 
-async def _items(http: httpx.AsyncClient, headers: dict[str, str]) -> list[dict[str, object]]:
+async def _items(http: httpx2.AsyncClient, headers: dict[str, str]) -> list[dict[str, object]]:
     resp = await http.get("/api/v1/applications", headers=headers)
     return list(resp.json()["items"]) if resp.status_code == 200 else []
 
@@ -203,7 +203,7 @@ async def test_probe_listener_serves_probes_and_metrics_alone(
     proc.argv += ["--auth-file", str(auth_file), "--probe-listen", f"0.0.0.0:{probe_port}"]
     processes.append(proc.start())
     proc.wait_http()
-    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{probe_port}", timeout=10) as probes:
+    async with httpx2.AsyncClient(base_url=f"http://127.0.0.1:{probe_port}", timeout=10) as probes:
         assert (await probes.get("/healthz")).status_code == 200
         ready = await apps.wait_for(
             lambda: _status_of(probes, "/readyz", 200), timeout=30, message="the probe port reports ready"
@@ -214,11 +214,11 @@ async def test_probe_listener_serves_probes_and_metrics_alone(
         for path in ("/api/v1/applications", "/", "/api/v1/openapi.json", "/api/v1/webhooks/git", "/login"):
             assert (await probes.get(path)).status_code == 404, path
         assert (await probes.post("/api/v1/webhooks/git", content=b"{}")).status_code in (404, 405)
-    async with httpx.AsyncClient(base_url=proc.url(""), timeout=10) as api:
+    async with httpx2.AsyncClient(base_url=proc.url(""), timeout=10) as api:
         assert (await api.get("/api/v1/applications")).status_code == 401
     assert proc.stop() == 0
 
 
-async def _status_of(http: httpx.AsyncClient, path: str, code: int) -> httpx.Response | None:
+async def _status_of(http: httpx2.AsyncClient, path: str, code: int) -> httpx2.Response | None:
     resp = await http.get(path)
     return resp if resp.status_code == code else None

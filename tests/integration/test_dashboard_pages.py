@@ -18,7 +18,7 @@ from contextlib import asynccontextmanager
 from html.parser import HTMLParser
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 from fastapi import FastAPI
 from tests.support import apps
@@ -82,13 +82,13 @@ class Dashboard:
         self.kube, self.namespace, self.web, self.backend = kube, namespace, web, backend
         self.base = f"/applications/{namespace}"
 
-    def client(self, role: str | None = None) -> httpx.AsyncClient:
+    def client(self, role: str | None = None) -> httpx2.AsyncClient:
         headers = {"Authorization": f"Bearer {TOKENS[role]}"} if role else {}
-        transport = httpx.ASGITransport(app=self.web)
-        return httpx.AsyncClient(transport=transport, base_url="http://gitward.test", headers=headers)
+        transport = httpx2.ASGITransport(app=self.web)
+        return httpx2.AsyncClient(transport=transport, base_url="http://gitward.test", headers=headers)
 
     @asynccontextmanager
-    async def browser(self, role: str) -> AsyncIterator[httpx.AsyncClient]:
+    async def browser(self, role: str) -> AsyncIterator[httpx2.AsyncClient]:
         """A client logged in with a session cookie, like a browser."""
         async with self.client() as client:
             resp = await client.post("/login", data={"token": TOKENS[role], "next": "/"})
@@ -182,7 +182,7 @@ def forms(html: str) -> list[str]:
     return re.findall(r'<form method="post" action="([^"]+)"', html)
 
 
-async def operate(browser: httpx.AsyncClient, path: str, **form: str) -> httpx.Response:
+async def operate(browser: httpx2.AsyncClient, path: str, **form: str) -> httpx2.Response:
     csrf = (await browser.get("/api/v1/session")).json()["csrfToken"]
     return await browser.post(path, data={"csrf_token": csrf, **form})
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-import httpx
+import httpx2
 from tests.support import rollouts as r
 
 from gitward.controller.manager import Controller
@@ -27,13 +27,15 @@ STEPS = [{"setWeight": 30}, {"pause": {}}, {"setWeight": 60}, {"pause": {"durati
 
 
 @asynccontextmanager
-async def _browser(kube: KubeClient, namespace: str, role: str) -> AsyncIterator[httpx.AsyncClient]:
+async def _browser(kube: KubeClient, namespace: str, role: str) -> AsyncIterator[httpx2.AsyncClient]:
     backend = Backend(kube, namespace, auth=CONFIG)
     await backend.start()
     web = server_app.build(server_app.Probe(lambda: True, lambda: {}), backend)
     web.state.auth.login_limiter = RateLimiter(burst=100)
     try:
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=web), base_url="http://gitward.test") as client:
+        async with httpx2.AsyncClient(
+            transport=httpx2.ASGITransport(app=web), base_url="http://gitward.test"
+        ) as client:
             resp = await client.post("/login", data={"token": TOKENS[role], "next": "/"})
             assert resp.status_code == 303, resp.text
             yield client

@@ -11,7 +11,7 @@ import json
 from collections.abc import AsyncIterator
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 from tests.support import apps, http_api
 from tests.support.fixtures import MakeRepo
@@ -31,12 +31,12 @@ async def value(kube: KubeClient, namespace: str, name: str) -> str:
     return str((await kube.get("v1", "ConfigMap", name, namespace))["data"]["value"])
 
 
-async def deliver(http: httpx.AsyncClient, payload: Any, sign: Any = http_api.github, **kw: Any) -> httpx.Response:
+async def deliver(http: httpx2.AsyncClient, payload: Any, sign: Any = http_api.github, **kw: Any) -> httpx2.Response:
     body = http_api.encode(payload)
     return await http.post(HOOK, headers=sign(body, **kw), content=body)
 
 
-def names(resp: httpx.Response) -> list[str]:
+def names(resp: httpx2.Response) -> list[str]:
     return [r["name"] for r in resp.json()["refreshed"]]
 
 
@@ -388,7 +388,7 @@ async def test_malformed_payloads_get_400(api: http_api.Api) -> None:
 async def test_github_form_encoded_deliveries(kube: KubeClient, namespace: str, api: http_api.Api) -> None:
     await kube.create(apps.application("main", namespace, URL, syncPolicy={}))
     await apps.wait_for(lambda: len(api.backend.applications.store) == 1, message="the server's cache")
-    form = str(httpx.QueryParams({"payload": json.dumps(http_api.github_push(URL, "main"))})).encode()
+    form = str(httpx2.QueryParams({"payload": json.dumps(http_api.github_push(URL, "main"))})).encode()
     headers = {**http_api.github(form), "Content-Type": "application/x-www-form-urlencoded"}
     async with api.client() as http:
         resp = await http.post(HOOK, headers=headers, content=form)

@@ -22,7 +22,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
+import httpx2
 import uvicorn
 from fastapi import FastAPI
 
@@ -66,12 +66,12 @@ class Api:
     backend: Backend
     app: FastAPI
 
-    def client(self, role: str | None = None, **kwargs: Any) -> httpx.AsyncClient:
+    def client(self, role: str | None = None, **kwargs: Any) -> httpx2.AsyncClient:
         """An HTTP client for the server; `role` viewer/admin adds that bearer token."""
         headers = dict(kwargs.pop("headers", {}))
         if role is not None:
             headers["Authorization"] = f"Bearer {TOKENS[role]}"
-        return httpx.AsyncClient(base_url=self.url, headers=headers, timeout=30, **kwargs)
+        return httpx2.AsyncClient(base_url=self.url, headers=headers, timeout=30, **kwargs)
 
 
 @asynccontextmanager
@@ -206,7 +206,7 @@ class SseEvent:
     id: str = ""
 
 
-async def sse_events(resp: httpx.Response) -> AsyncIterator[SseEvent]:
+async def sse_events(resp: httpx2.Response) -> AsyncIterator[SseEvent]:
     """The events of a `text/event-stream` response (data decoded as JSON; comments skipped)."""
     event, data, event_id = "message", "", ""
     async for line in resp.aiter_lines():

@@ -8,8 +8,9 @@ import signal
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
+
+import httpx2
 
 from gitward.devcluster.processes import free_port
 
@@ -34,11 +35,8 @@ class GitwardProcess:
         return f"http://127.0.0.1:{self.port}{path}"
 
     def get(self, path: str) -> tuple[int, str]:
-        try:
-            with urllib.request.urlopen(self.url(path), timeout=5) as resp:  # noqa: S310 (loopback)
-                return int(resp.status), resp.read().decode()
-        except urllib.error.HTTPError as exc:
-            return exc.code, exc.read().decode()
+        resp = httpx2.get(self.url(path), timeout=5, trust_env=False)  # loopback: no proxy
+        return resp.status_code, resp.text
 
     def wait_http(self, timeout: float = 30.0) -> None:
         deadline = time.monotonic() + timeout
@@ -46,7 +44,7 @@ class GitwardProcess:
             try:
                 if self.get("/healthz")[0] == 200:
                     return
-            except OSError:
+            except httpx2.TransportError:
                 time.sleep(0.1)
         raise AssertionError(f"gitward did not serve /healthz; log:\n{self.log.read_text()[-3000:]}")
 

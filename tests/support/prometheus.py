@@ -10,12 +10,12 @@ from __future__ import annotations
 import shutil
 import subprocess
 import time
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx2
 from prometheus_client import CollectorRegistry, Counter, start_http_server
 
 from gitward.devcluster.processes import free_port
@@ -43,8 +43,7 @@ class Prometheus:
     def scraped(self) -> bool:
         """The exporter's counters are in Prometheus (one scrape happened)."""
         url = f"{self.address}/api/v1/query?query=requests_total"
-        with urllib.request.urlopen(url, timeout=5) as resp:  # noqa: S310 (loopback)
-            return b'"result":[{' in resp.read()
+        return b'"result":[{' in httpx2.get(url, timeout=5, trust_env=False).content
 
 
 @contextmanager
@@ -93,10 +92,9 @@ def _wait_ready(url: str, proc: subprocess.Popen[bytes]) -> None:
         if proc.poll() is not None:
             raise RuntimeError(f"prometheus exited with {proc.returncode}")
         try:
-            with urllib.request.urlopen(url, timeout=2) as resp:  # noqa: S310 (loopback)
-                if resp.status == 200:
-                    return
-        except OSError:
+            if httpx2.get(url, timeout=2, trust_env=False).status_code == 200:
+                return
+        except httpx2.TransportError:
             pass
         time.sleep(0.1)
     raise RuntimeError("prometheus not ready within 30s")

@@ -17,10 +17,10 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.request
 from pathlib import Path
 from typing import Any
 
+import httpx2
 import yaml
 from rich.console import Console
 
@@ -141,12 +141,13 @@ def start_controller(state: Path, kubeconfig: str, auth_file: Path, port: int = 
     processes.spawn(state, "gitward", argv)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(url + "/readyz", timeout=2) as resp:  # noqa: S310 (loopback)
-                if resp.status == 200:
+    with httpx2.Client(timeout=2, trust_env=False) as http:  # loopback: no proxy
+        while time.monotonic() < deadline:
+            try:
+                if http.get(url + "/readyz").status_code == 200:
                     return url
-        except OSError:
+            except httpx2.HTTPError:
+                pass
             time.sleep(0.2)
     raise RuntimeError(f"gitward run did not become ready; see {state / 'logs' / 'gitward.log'}")
 

@@ -22,12 +22,11 @@ import shutil
 import ssl
 import sys
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import httpx2
 import yaml
 
 from gitward.devcluster import assets, gobuild, pki, processes, releases
@@ -306,15 +305,14 @@ def _write_kubeconfig(path: Path, server: str, ca: Path, user: str, token: str) 
 
 
 def _get(info: ClusterInfo, keys: pki.Pki, path: str) -> tuple[int, bytes]:
+    """GET `path` from our own API server as admin: (status, body), (0, b"") when it does not answer."""
     ctx = ssl.create_default_context(cafile=str(keys.ca_crt))
-    req = urllib.request.Request(info.server + path, headers={"Authorization": f"Bearer {info.admin_token}"})  # noqa: S310 (https to our own apiserver)
+    headers = {"Authorization": f"Bearer {info.admin_token}"}
     try:
-        with urllib.request.urlopen(req, context=ctx, timeout=5) as resp:  # noqa: S310 (https to our own apiserver)
-            return int(resp.status), bytes(resp.read())
-    except urllib.error.HTTPError as exc:
-        return exc.code, b""
-    except (OSError, ssl.SSLError):
+        resp = httpx2.get(info.server + path, headers=headers, verify=ctx, timeout=5, trust_env=False)
+    except httpx2.HTTPError:
         return 0, b""
+    return resp.status_code, resp.content if resp.status_code == 200 else b""
 
 
 def _ready(info: ClusterInfo, keys: pki.Pki) -> bool:
@@ -331,14 +329,15 @@ def _default_sa(info: ClusterInfo, keys: pki.Pki) -> bool:
 
 
 def _wait_etcd(url: str) -> None:
-    def healthy() -> bool:
-        try:
-            with urllib.request.urlopen(url + "/health", timeout=2) as resp:  # noqa: S310 (loopback etcd)
-                return b"true" in resp.read()
-        except OSError:
-            return False
+    with httpx2.Client(timeout=2, trust_env=False) as http:  # loopback etcd: no proxy
 
-    _wait(healthy, 30, "etcd did not become healthy", None, "etcd")
+        def healthy() -> bool:
+            try:
+                return b"true" in http.get(url + "/health").content
+            except httpx2.HTTPError:
+                return False
+
+        _wait(healthy, 30, "etcd did not become healthy", None, "etcd")
 
 
 def _wait(check: Callable[[], bool], timeout: float, message: str, state: Path | None, name: str) -> None:

@@ -434,7 +434,7 @@ starts the query as on the httpx2 path."""
 
 
 def _query(params: dict[str, Any]) -> str:
-    """Query parameters as httpx encodes them (booleans as true/false)."""
+    """Query parameters as httpx2 encodes them (booleans as true/false)."""
     pairs = [
         (key, ("true" if value else "false") if isinstance(value, bool) else str(value))
         for key, value in params.items()

@@ -5,7 +5,9 @@ URLs and errors stay httpx2's); only the wire is handled here. Why: profiles of 
 1,000 objects showed three quarters of the controller's CPU in the generic transport (connection
 pool bookkeeping, anyio's TLS stream in Python, one socket write for the headers and another for
 the body). This one writes each request in one go, reads the response with asyncio's native
-TLS streams, and keeps idle connections in a plain list: about a third of the CPU per request.
+TLS streams, and keeps idle connections in a plain list. `bench/transport.py` measures it against
+httpx2's stock transport: a fifth to a sixth of the client CPU per request on the direct path
+(docs/performance.md, "The hand-written transport").
 
 Supported: http and https, Content-Length and chunked responses (watch streams arrive as chunks,
 yielded as they come), keep-alive with an idle expiry, `Connection: close`, connect/read/pool

@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import IO, Any, cast
 from urllib.parse import urljoin, urlsplit
 
-import httpx
+import httpx2
 import yaml
 
 from gitward.core.errors import SourceError
@@ -448,12 +448,12 @@ class ChartRepositories:
         if urlsplit(url).scheme not in ("http", "https"):
             raise SourceError(f"{shown}: only http and https chart repositories are supported")
         headers = _auth(creds) if _same_origin(url, repo_url) else {}
-        client = httpx.AsyncClient(timeout=self.limits.timeout_seconds, follow_redirects=True)
+        client = httpx2.AsyncClient(timeout=self.limits.timeout_seconds, follow_redirects=True)
         try:
             async with client, client.stream("GET", url, headers=headers) as response:
                 _check_status(response.status_code, shown)
                 data = await _read_capped(response, cap, shown)
-        except httpx.HTTPError as exc:
+        except httpx2.HTTPError as exc:
             message = f"{shown}: cannot reach the chart repository: {type(exc).__name__}"
             raise SourceError(redact(message, secrets)) from None
         if digest is not None and hashlib.sha256(data).hexdigest() != digest:
@@ -468,7 +468,7 @@ def _check_status(code: int, shown: str) -> None:
         raise SourceError(f"{shown}: HTTP {code}", reason="FetchFailed")
 
 
-async def _read_capped(response: httpx.Response, cap: int, shown: str) -> bytes:
+async def _read_capped(response: httpx2.Response, cap: int, shown: str) -> bytes:
     declared = response.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > cap:
         raise SourceError(f"{shown}: larger than the limit of {cap} bytes", reason="TooLarge")

@@ -6,7 +6,7 @@ Called by the controller's `Sources` for Applications with `repoURL: oci://host/
 every Application; by the image automation controllers (`tags()`), and by `gitward push artifact`
 (`push()`).
 
-Why httpx and not the `oras` SDK: the controller is asyncio and needs streamed, byte-capped,
+Why httpx2 and not the `oras` SDK: the controller is asyncio and needs streamed, byte-capped,
 digest-checked downloads and its own extraction rules; oras is synchronous (requests), extracts
 directories itself, and its token backend mistakes a Basic challenge for a token realm. The
 distribution API's few calls and its auth flow (Basic, or a Bearer token from the realm the
@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
+import httpx2
 
 from gitward.core.errors import SourceError
 from gitward.core.redaction import redact
@@ -266,7 +266,7 @@ class Registries:
 
     async def _get(
         self, ref: Reference, path: str, creds: Credentials | None, insecure: bool, cap: int, accept: str
-    ) -> tuple[bytes, httpx.Headers]:
+    ) -> tuple[bytes, httpx2.Headers]:
         headers = {"Accept": accept} if accept else {}
         login = _login(creds, ref)
         async with self._auth.stream(ref, "GET", path, login, insecure, _context(creds), headers) as response:
@@ -356,7 +356,7 @@ def _context(creds: Credentials | None) -> ssl.SSLContext:
     return context
 
 
-def _check(response: httpx.Response, ref: Reference, creds: Credentials | None) -> None:
+def _check(response: httpx2.Response, ref: Reference, creds: Credentials | None) -> None:
     code = response.status_code
     if code == 200:
         return

@@ -5,7 +5,7 @@ Every request goes to `https://host/v2/…` (or `http://` with `insecure`). A 40
 realm=…,service=…,scope=…` (Docker Hub, GHCR, Harbor…) → ask the realm for a token, with the login
 as Basic credentials when there is one, then retry with `Bearer <token>`. The header that worked is
 kept per registry, repository, access and login until it expires, so a re-check costs one request.
-Redirects (blob storage) are followed; httpx drops the Authorization header on a change of origin.
+Redirects (blob storage) are followed; httpx2 drops the Authorization header on a change of origin.
 Errors are SourceErrors that never carry the login.
 """
 
@@ -20,7 +20,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from urllib.parse import urlencode, urlsplit
 
-import httpx
+import httpx2
 
 from gitward.core.errors import SourceError
 from gitward.core.redaction import redact
@@ -50,13 +50,13 @@ class RegistryAuth:
         *,
         content: bytes | None = None,
         access: str = "pull",
-    ) -> AsyncIterator[httpx.Response]:
+    ) -> AsyncIterator[httpx2.Response]:
         """The response to `method path` on `ref`'s registry, authenticated as the registry asks."""
         scheme = "http" if insecure else "https"
         url = f"{scheme}://{ref.host}{path}"
         key = (ref.host, ref.repository, access, _identity(login))
         secrets = tuple(s for s in login if s)
-        async with httpx.AsyncClient(timeout=self.timeout, verify=context, follow_redirects=True) as client:
+        async with httpx2.AsyncClient(timeout=self.timeout, verify=context, follow_redirects=True) as client:
             try:
                 for attempt in range(2):
                     sent = dict(headers or {})
@@ -74,12 +74,12 @@ class RegistryAuth:
                     challenge = response.headers.get("www-authenticate", "")
                     await response.aclose()
                     self._headers[key] = await self._answer(client, challenge, ref, login, access, insecure)
-            except httpx.HTTPError as exc:
+            except httpx2.HTTPError as exc:
                 raise _unreachable(ref, exc, insecure, secrets) from None
 
     async def _answer(
         self,
-        client: httpx.AsyncClient,
+        client: httpx2.AsyncClient,
         challenge: str,
         ref: Reference,
         login: tuple[str, str],
@@ -164,7 +164,7 @@ class RegistryAuth:
             _expect(response, ref, 201)
 
 
-def _expect(response: httpx.Response, ref: Reference, code: int) -> None:
+def _expect(response: httpx2.Response, ref: Reference, code: int) -> None:
     if response.status_code == code:
         return
     if response.status_code in (401, 403):
@@ -182,14 +182,14 @@ def _identity(login: tuple[str, str]) -> str:
     return hashlib.sha256("\0".join(login).encode()).hexdigest()[:16] if any(login) else "anonymous"
 
 
-def _unreachable(ref: Reference, exc: httpx.HTTPError, insecure: bool, secrets: tuple[str, ...]) -> SourceError:
+def _unreachable(ref: Reference, exc: httpx2.HTTPError, insecure: bool, secrets: tuple[str, ...]) -> SourceError:
     text = f"{type(exc).__name__}: {exc}"
-    if not insecure and isinstance(exc, httpx.ConnectError) and "WRONG_VERSION_NUMBER" in text:
+    if not insecure and isinstance(exc, httpx2.ConnectError) and "WRONG_VERSION_NUMBER" in text:
         return SourceError(
             f"{ref.url()}: the registry does not speak HTTPS; a plain-HTTP registry needs `insecure: true`",
             reason="InsecureRegistry",
         )
-    if isinstance(exc, httpx.ConnectError) and "CERTIFICATE_VERIFY_FAILED" in text:
+    if isinstance(exc, httpx2.ConnectError) and "CERTIFICATE_VERIFY_FAILED" in text:
         return SourceError(
             f"{ref.url()}: the registry's TLS certificate is not trusted (put its CA in the Secret as ca.crt)",
             reason="TLSError",

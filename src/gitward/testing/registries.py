@@ -20,12 +20,11 @@ import socket
 import ssl
 import subprocess
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
+import httpx2
 import yaml
 
 from gitward.devcluster import pki
@@ -121,23 +120,24 @@ class Registry:
 
     def _wait_ready(self, timeout: float = 30.0) -> None:
         scheme = "https" if self.tls else "http"
-        context = self.ssl_context() if self.tls else None
+        verify = self.ssl_context() if self.tls else True
         deadline = time.monotonic() + timeout
-        while True:
-            if self._proc is not None and self._proc.poll() is not None:
-                raise RuntimeError(f"docker-registry exited: {self.log_text()[-2000:]}")
-            try:
-                with urllib.request.urlopen(f"{scheme}://{self.host}/v2/", timeout=2, context=context):  # noqa: S310
-                    return
-            except urllib.error.HTTPError as exc:
-                if exc.code == 401:  # up, and asking for credentials
-                    return
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError(f"docker-registry did not answer on {self.host}: {self.log_text()[-2000:]}")
-            time.sleep(0.05)
+        with httpx2.Client(verify=verify, timeout=2, trust_env=False) as http:
+            while True:
+                if self._proc is not None and self._proc.poll() is not None:
+                    raise RuntimeError(f"docker-registry exited: {self.log_text()[-2000:]}")
+                try:
+                    if http.get(f"{scheme}://{self.host}/v2/").status_code in (
+                        200,
+                        401,
+                    ):  # 401: up, asks for credentials
+                        return
+                except httpx2.HTTPError:
+                    pass
+                if time.monotonic() > deadline:
+                    self.stop()
+                    raise RuntimeError(f"docker-registry did not answer on {self.host}: {self.log_text()[-2000:]}")
+                time.sleep(0.05)
 
     def oras_client(self) -> Any:
         """An `oras` client for this registry, with the test bed's credentials (tests push with it)."""

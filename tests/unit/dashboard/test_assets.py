@@ -3,7 +3,7 @@ and nothing in them loads from elsewhere."""
 
 from __future__ import annotations
 
-import httpx
+import httpx2
 
 from gitward.server import app as server_app
 from gitward.server import security
@@ -12,8 +12,8 @@ from gitward.server.dashboard import templating
 
 async def test_assets() -> None:
     web = server_app.build(server_app.Probe(lambda: True, lambda: {}))
-    transport = httpx.ASGITransport(app=web)
-    async with httpx.AsyncClient(transport=transport, base_url="http://gitward.test") as http:
+    transport = httpx2.ASGITransport(app=web)
+    async with httpx2.AsyncClient(transport=transport, base_url="http://gitward.test") as http:
         for name, media_type in (("dashboard.css", "text/css"), ("live.js", "javascript"), ("favicon.svg", "svg")):
             resp = await http.get(templating.asset(name))
             assert resp.status_code == 200 and media_type in resp.headers["content-type"], name

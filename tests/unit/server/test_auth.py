@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-import httpx
+import httpx2
 import pytest
 from fastapi import Depends, FastAPI, Request
 
@@ -46,10 +46,10 @@ def make_app(config: tokens.AuthConfig | None) -> FastAPI:
 
 
 @pytest.fixture
-async def client() -> AsyncIterator[httpx.AsyncClient]:
+async def client() -> AsyncIterator[httpx2.AsyncClient]:
     app = make_app(CONFIG)
     app.state.auth.login_limiter = RateLimiter(burst=100)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gitward.test") as c:
+    async with httpx2.AsyncClient(transport=httpx2.ASGITransport(app=app), base_url="http://gitward.test") as c:
         yield c
 
 
@@ -57,7 +57,7 @@ def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-async def test_tokens_and_roles(client: httpx.AsyncClient) -> None:
+async def test_tokens_and_roles(client: httpx2.AsyncClient) -> None:
     for headers in ({}, {"Authorization": "Basic dXNlcjpwdw=="}, bearer("wrong"), {"Authorization": "Bearer"}):
         resp = await client.get("/api/v1/read", headers=headers)
         assert resp.status_code == 401 and resp.headers["www-authenticate"].startswith("Bearer")
@@ -73,7 +73,7 @@ async def test_tokens_and_roles(client: httpx.AsyncClient) -> None:
     assert resp.status_code == 200
 
 
-async def test_order_401_then_403_then_415(client: httpx.AsyncClient) -> None:
+async def test_order_401_then_403_then_415(client: httpx2.AsyncClient) -> None:
     assert (await client.post("/api/v1/write", content=b"x")).status_code == 401
     assert (await client.post("/api/v1/write", headers=bearer(VIEWER), content=b"x")).status_code == 403
     for content_type in ("text/plain", "application/x-www-form-urlencoded", "application/jsonx", ""):
@@ -85,7 +85,7 @@ async def test_order_401_then_403_then_415(client: httpx.AsyncClient) -> None:
     assert resp.status_code == 200
 
 
-async def test_security_headers_everywhere(client: httpx.AsyncClient) -> None:
+async def test_security_headers_everywhere(client: httpx2.AsyncClient) -> None:
     for resp in (await client.get("/api/v1/read"), await client.get("/login"), await client.get("/nowhere")):
         assert resp.headers["content-security-policy"] == security.CSP
         assert resp.headers["x-content-type-options"] == "nosniff"
@@ -94,11 +94,11 @@ async def test_security_headers_everywhere(client: httpx.AsyncClient) -> None:
     assert (await client.get("/api/v1/read")).headers["cache-control"] == "no-store"
 
 
-async def login(client: httpx.AsyncClient, token: str, next_: str = "/") -> httpx.Response:
+async def login(client: httpx2.AsyncClient, token: str, next_: str = "/") -> httpx2.Response:
     return await client.post("/login", headers=FORM, content=f"token={token}&next={next_}".encode())
 
 
-async def test_login_session_and_csrf(client: httpx.AsyncClient) -> None:
+async def test_login_session_and_csrf(client: httpx2.AsyncClient) -> None:
     page = await client.get("/login")
     assert page.status_code == 200 and 'name="token"' in page.text and "<script" not in page.text
 
@@ -139,14 +139,14 @@ async def test_login_session_and_csrf(client: httpx.AsyncClient) -> None:
     assert (await client.get("/api/v1/read")).status_code == 401
 
 
-async def test_a_viewer_session_cannot_write(client: httpx.AsyncClient) -> None:
+async def test_a_viewer_session_cannot_write(client: httpx2.AsyncClient) -> None:
     await login(client, VIEWER)
     csrf = (await client.get("/api/v1/session")).json()["csrfToken"]
     resp = await client.post("/api/v1/write", headers=JSON | {auth.CSRF_HEADER: csrf}, content=b"{}")
     assert resp.status_code == 403
 
 
-async def test_failed_login_and_open_redirects(client: httpx.AsyncClient) -> None:
+async def test_failed_login_and_open_redirects(client: httpx2.AsyncClient) -> None:
     resp = await login(client, "wrong", "/x")
     assert resp.status_code == 303 and resp.headers["location"].startswith("/login?error=invalid")
     assert "set-cookie" not in resp.headers
@@ -164,7 +164,7 @@ async def test_failed_login_and_open_redirects(client: httpx.AsyncClient) -> Non
 async def test_login_is_rate_limited_per_client() -> None:
     app = make_app(CONFIG)
     app.state.auth.login_limiter = RateLimiter(burst=3, rate=0.01)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gitward.test") as c:
+    async with httpx2.AsyncClient(transport=httpx2.ASGITransport(app=app), base_url="http://gitward.test") as c:
         codes = [(await login(c, "guess")).status_code for _ in range(5)]
         assert codes == [303, 303, 303, 429, 429]
         resp = await login(c, ADMIN)  # even the right token waits
@@ -173,14 +173,14 @@ async def test_login_is_rate_limited_per_client() -> None:
 
 async def test_https_sessions_get_secure_cookies() -> None:
     app = make_app(CONFIG)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="https://gitward.test") as c:
+    async with httpx2.AsyncClient(transport=httpx2.ASGITransport(app=app), base_url="https://gitward.test") as c:
         resp = await login(c, ADMIN)
         assert "Secure" in resp.headers["set-cookie"]
 
 
 async def test_sessions_expire() -> None:
     app = make_app(CONFIG)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gitward.test") as c:
+    async with httpx2.AsyncClient(transport=httpx2.ASGITransport(app=app), base_url="http://gitward.test") as c:
         await login(c, ADMIN)
         app.state.auth.sessions.idle = 0.0
         assert (await c.get("/api/v1/read")).status_code == 401
@@ -188,7 +188,7 @@ async def test_sessions_expire() -> None:
 
 async def test_anonymous_loopback_mode() -> None:
     app = make_app(None)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1:8080") as c:
+    async with httpx2.AsyncClient(transport=httpx2.ASGITransport(app=app), base_url="http://127.0.0.1:8080") as c:
         resp = await c.get("/api/v1/read")
         assert resp.status_code == 200 and resp.json() == {"name": "anonymous", "via": "anonymous"}
         assert (await c.get("/api/v1/read", headers={"Host": "localhost:8080"})).status_code == 200
@@ -205,14 +205,14 @@ async def test_anonymous_loopback_mode() -> None:
         assert resp.status_code == 303 and resp.headers["location"] == "/apps"
 
 
-async def test_csrf_token_helper(client: httpx.AsyncClient) -> None:
+async def test_csrf_token_helper(client: httpx2.AsyncClient) -> None:
     app = make_app(CONFIG)
 
     @app.get("/page")
     async def page(request: Request) -> dict[str, str]:
         return {"csrf": await auth.csrf_token(request)}
 
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gitward.test") as c:
+    async with httpx2.AsyncClient(transport=httpx2.ASGITransport(app=app), base_url="http://gitward.test") as c:
         assert (await c.get("/page")).json() == {"csrf": ""}
         await login(c, VIEWER)
         assert (await c.get("/page")).json()["csrf"] == (await c.get("/api/v1/session")).json()["csrfToken"]

@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
 
-import httpx
+import httpx2
 
 from gitward.controller.notifications.payloads import Request
 
@@ -42,14 +42,14 @@ class DeliveryError(Exception):
         return self.message
 
 
-def client(timeout: float = TIMEOUT) -> httpx.AsyncClient:
+def client(timeout: float = TIMEOUT) -> httpx2.AsyncClient:
     """The HTTP client for deliveries: timeouts, no automatic redirects, no proxy or netrc from the
     environment (an address is never sent anywhere but where its Provider says)."""
-    limits = httpx.Timeout(timeout, connect=min(timeout, 5.0))
-    return httpx.AsyncClient(timeout=limits, follow_redirects=False, trust_env=False)
+    limits = httpx2.Timeout(timeout, connect=min(timeout, 5.0))
+    return httpx2.AsyncClient(timeout=limits, follow_redirects=False, trust_env=False)
 
 
-async def send(http: httpx.AsyncClient, request: Request) -> int:
+async def send(http: httpx2.AsyncClient, request: Request) -> int:
     """Deliver `request`; its 2xx status code, or DeliveryError."""
     url = request.url
     read = http.timeout.read or TIMEOUT
@@ -65,9 +65,9 @@ async def send(http: httpx.AsyncClient, request: Request) -> int:
                         answer = await _read_bounded(resp)
         except TimeoutError as exc:
             raise DeliveryError(f"{host}: no answer within {deadline:g}s") from exc
-        except httpx.TimeoutException as exc:
+        except httpx2.TimeoutException as exc:
             raise DeliveryError(f"{host}: timed out ({type(exc).__name__})") from exc
-        except httpx.HTTPError as exc:
+        except httpx2.HTTPError as exc:
             raise DeliveryError(f"{host}: {type(exc).__name__}: {_cause(exc)}") from exc
         if 200 <= status < 300:
             if request.check_ok:
@@ -93,7 +93,7 @@ async def send(http: httpx.AsyncClient, request: Request) -> int:
     raise DeliveryError(f"{urlsplit(url).netloc}: more than {MAX_REDIRECTS} redirects", retry=False)
 
 
-async def _read_bounded(resp: httpx.Response) -> bytes:
+async def _read_bounded(resp: httpx2.Response) -> bytes:
     chunks: list[bytes] = []
     size = 0
     async for chunk in resp.aiter_bytes():

@@ -22,7 +22,7 @@ from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 from typing import Any
 
-import httpx
+import httpx2
 import pydantic
 
 from gitward.appstatus import conditions
@@ -91,7 +91,7 @@ class Notifier:
         self._alert_specs: dict[str, tuple[str, AlertSpec | str]] = {}  # name → (resourceVersion, spec or error)
         self._commit_states: OrderedDict[tuple[str, str, str], str] = OrderedDict()
         self._written: dict[tuple[str, str], tuple[bool, str, str, Any]] = {}
-        self._http: httpx.AsyncClient | None = None
+        self._http: httpx2.AsyncClient | None = None
         providers.handlers.append(self._on_provider)
         alerts.handlers.append(self._on_alert)
 
@@ -115,7 +115,7 @@ class Notifier:
 
     # ------------------------------------------------------------------ the engine's task
 
-    def _http_client(self) -> httpx.AsyncClient:
+    def _http_client(self) -> httpx2.AsyncClient:
         if self._http is None:
             self._http = delivery.client(self.settings.timeout)
         return self._http

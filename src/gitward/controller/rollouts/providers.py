@@ -18,7 +18,7 @@ import json
 import math
 from typing import Any
 
-import httpx
+import httpx2
 
 from gitward.controller import celeval
 from gitward.controller.rollouts.measuring import Outcome
@@ -45,7 +45,7 @@ class Providers:
     def __init__(self, client: KubeClient, evaluator: celeval.Evaluator) -> None:
         self.client = client
         self.evaluator = evaluator
-        self.http = httpx.AsyncClient(follow_redirects=False, trust_env=False)
+        self.http = httpx2.AsyncClient(follow_redirects=False, trust_env=False)
 
     async def close(self) -> None:
         await self.http.aclose()
@@ -77,7 +77,7 @@ class Providers:
             result.value, shown, "" if result.value else f"result {shown} fails {metric.success_condition!r}"
         )
 
-    async def _get_bounded(self, request: httpx.Request, timeout: float) -> bytes:
+    async def _get_bounded(self, request: httpx2.Request, timeout: float) -> bytes:
         try:
             async with asyncio.timeout(timeout):
                 response = await self.http.send(request, stream=True)
@@ -91,7 +91,7 @@ class Providers:
                     await response.aclose()
         except TimeoutError as exc:
             raise ProviderError(f"no answer within {timeout:g}s") from exc
-        except httpx.HTTPError as exc:
+        except httpx2.HTTPError as exc:
             raise ProviderError(f"{type(exc).__name__}: {str(exc)[:200]}") from exc
         if response.status_code >= 400:
             raise ProviderError(f"HTTP {response.status_code}")
