@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from gitward.controller import celprojection
 from gitward.core.logging import get_logger
 
 __all__ = ["MAX_EXPRESSION", "MAX_NESTING", "Evaluator", "Item", "Result", "expression_problem"]
@@ -57,6 +58,7 @@ class Result:
     value: bool = False
     error: str = ""
     compile_error: bool = False  # the expression does not compile (as opposed to failing on this object)
+    bounded: bool = False  # stopped by the time or memory bound (not a verdict on the object)
 
 
 @dataclass(frozen=True)
@@ -95,6 +97,8 @@ class Evaluator:
         self._lock = threading.Lock()
         self._proc: subprocess.Popen[bytes] | None = None
         self._buffer = b""
+        self.verdicts: celprojection.Verdicts[Result] = celprojection.Verdicts()
+        self._trees: dict[tuple[tuple[str, ...], str], celprojection.Tree | None] = {}
 
     def compile_errors(self, expressions: list[str]) -> list[str | None]:
         """The compile error of each expression (None: it compiles)."""
@@ -102,9 +106,52 @@ class Evaluator:
         return [r.error if r.compile_error else None for r in results]
 
     def run(self, expressions: list[str], items: list[Item]) -> list[list[Result]]:
-        """For each item, the results of its expressions, in the order of `item.run`."""
+        """For each item, the results of its expressions, in the order of `item.run`.
+
+        Each item's variables are cut down to what its expressions read (`celprojection`); an
+        (expression, projection) already answered is not sent again, nor twice in one call."""
         with self._lock:
-            return self._run(expressions, items)
+            projected = [self._project(expressions, item) for item in items]
+            answers: dict[tuple[int, int], Result] = {}
+            unique: dict[str, tuple[dict[str, Any], dict[int, None]]] = {}  # digest → (variables, run)
+            for n, (item, (variables, key)) in enumerate(zip(items, projected, strict=True)):
+                for i in item.run:
+                    known = self.verdicts.get(expressions[i], key)
+                    if known is not None:
+                        answers[(n, i)] = known
+                    else:
+                        unique.setdefault(key, (variables, {}))[1][i] = None
+            keys = list(unique)
+            sent = [Item(unique[key][0], tuple(unique[key][1])) for key in keys]
+            holders: dict[str, list[int]] = {}
+            for n, (_, key) in enumerate(projected):
+                holders.setdefault(key, []).append(n)
+            for key, item, results in zip(keys, sent, self._run(expressions, sent) if sent else [], strict=True):
+                for i, result in zip(item.run, results, strict=True):
+                    if not result.bounded:
+                        self.verdicts.put(expressions[i], key, result)
+                    for n in holders[key]:
+                        answers.setdefault((n, i), result)
+            return [[answers[(n, i)] for i in item.run] for n, item in enumerate(items)]
+
+    def _project(self, expressions: list[str], item: Item) -> tuple[dict[str, Any], str]:
+        """The item's variables as its expressions can read them, and their digest."""
+        run = tuple(expressions[i] for i in item.run)
+        variables = {
+            name: celprojection.project(value, self._tree(run, name)) for name, value in item.variables.items()
+        }
+        return variables, celprojection.digest(variables)
+
+    def _tree(self, run: tuple[str, ...], name: str) -> celprojection.Tree | None:
+        """What the expressions `run` read of the variable `name` (scanned once)."""
+        key = (run, name)
+        if key not in self._trees:
+            if len(self._trees) > MAX_BLOCKED:
+                self._trees.clear()
+            found = [None if expression_problem(e) else celprojection.paths(e, name) for e in run]
+            chains = None if None in found else frozenset().union(*(f for f in found if f is not None))
+            self._trees[key] = celprojection.tree(chains)
+        return self._trees[key]
 
     def close(self) -> None:
         with self._lock:
@@ -121,7 +168,7 @@ class Evaluator:
                 if index in refused:
                     answers[(item_index, index)] = Result(error=refused[index], compile_error=True)
                 elif index in over:
-                    answers[(item_index, index)] = Result(error=over[index])
+                    answers[(item_index, index)] = Result(error=over[index], bounded=True)
         pending = _left(items, [(n, list(item.run)) for n, item in enumerate(items)], answers)
         while pending:
             failed = self._batch(expressions, items, pending, answers)
@@ -136,7 +183,7 @@ class Evaluator:
                 for n, run in pending:
                     for i in run:
                         if i == index and (n, i) not in answers:
-                            answers[(n, i)] = Result(error=failed[1])
+                            answers[(n, i)] = Result(error=failed[1], bounded=True)
             pending = _left(items, pending, answers)
         return [[answers[(item_index, i)] for i in item.run] for item_index, item in enumerate(items)]
 
@@ -180,8 +227,7 @@ class Evaluator:
                     if alive:
                         return expected[done], f"exceeded its time bound ({self.step_timeout:g}s)"
                     return expected[done], "exceeded its memory bound (the evaluator stopped)"
-                for line in lines:
-                    answer = json.loads(line)
+                for answer in json.loads(b"[" + b",".join(lines) + b"]"):  # one parse per burst
                     if answer == ["done"]:
                         return None
                     position, index, kind, value = answer
@@ -241,11 +287,14 @@ class Evaluator:
                 stream.close()
 
 
+_TRUE, _FALSE = Result(value=True), Result(value=False)
+
+
 def _result(kind: str, value: Any) -> Result:
     if kind != "ok":
         return Result(error=str(value), compile_error=kind == "compile")
     if isinstance(value, bool):
-        return Result(value=value)
+        return _TRUE if value else _FALSE
     return Result(error=f"must evaluate to a bool (got {'null' if value is None else value})")
 
 

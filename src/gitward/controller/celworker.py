@@ -60,6 +60,7 @@ def main() -> int:
         flushed = time.monotonic()
         for item_index, item in enumerate(request["items"]):
             context: Any = None
+            answer: list[Any] | None
             for index in item["run"]:
                 expression = expressions[index]
                 program = programs.get(expression)
@@ -77,10 +78,17 @@ def main() -> int:
                     try:
                         if context is None:
                             context = cel.Context(variables=item["vars"])
-                        answer = [item_index, index, "ok", _plain(program.execute(context))]
+                        value = program.execute(context)
                     except Exception as exc:
                         answer = [item_index, index, "error", _message(exc)]
-                out.write(json.dumps(answer) + "\n")
+                    else:
+                        if isinstance(value, bool):  # the usual answer, written without json
+                            out.write(f'[{item_index},{index},"ok",{"true" if value else "false"}]\n')
+                            answer = None
+                        else:
+                            answer = [item_index, index, "ok", _plain(value)]
+                if answer is not None:
+                    out.write(json.dumps(answer) + "\n")
                 if time.monotonic() - flushed > FLUSH_SECONDS:
                     out.flush()
                     flushed = time.monotonic()

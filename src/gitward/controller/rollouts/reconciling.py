@@ -255,6 +255,7 @@ class RolloutController:
         seen_before = status.get("operations") or {}
         requested = frozenset(op for op, value in operations.items() if value and value != seen_before.get(op, ""))
         want = steps.world(spec, status, replicas, now).canary_replicas
+        running = (primary or {}).get("metadata", {}).get("annotations", {}).get(ro.REVISION_ANNOTATION)
         return steps.Observed(
             now=now,
             target_revision=objects.revision_of(target) if target is not None else None,
@@ -263,6 +264,7 @@ class RolloutController:
             and (primary.get("metadata") or {}).get("annotations", {}).get(ro.REVISION_ANNOTATION)
             == status.get("stableRevision")
             and _available(primary, int((primary.get("spec") or {}).get("replicas", 1))),
+            primary_revision="" if primary is None else str(running or ""),
             requested=requested,
             operations=operations,
             templates=templates,
@@ -301,6 +303,11 @@ class RolloutController:
         labels = ((target.get("spec") or {}).get("template") or {}).get("metadata", {}).get("labels") or {}
         labelled = labels.get(objects.TRACK_LABEL) == "canary"
         have = int((target.get("spec") or {}).get("replicas", 1))
+        serving = primary is not None and current == stable and _available(primary, _primary_replicas(primary, None))
+        if status.get("phase") == "Healthy" and not serving:
+            # the primary does not serve the stable version yet (first sight): the target's pods keep
+            # serving, reached by Git's selector, until it does (Flagger's initialization)
+            state = steps.World(0, max(state.canary_replicas, have), "both")
         # more canary pods before traffic moves to them; traffic away from them before fewer
         if have < state.canary_replicas or not labelled:
             await self._apply(objects.target_fields(rollout, target, state.canary_replicas))

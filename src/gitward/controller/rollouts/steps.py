@@ -40,6 +40,7 @@ class Observed:
     target_revision: str | None  # hash of the target's pod template; None: the target is missing
     canary_ready: bool = False  # the target has the replicas `world` wants for it, all available
     primary_ready: bool = False  # the primary runs `stableRevision`, all replicas available
+    primary_revision: str | None = None  # the revision the primary runs ("" no primary; None: not observed)
     requested: frozenset[str] = frozenset()  # operations asked for (keys of `rollouts.OPERATIONS`)
     operations: dict[str, str] = field(default_factory=dict)  # the annotations' values, to remember
     templates: dict[str, ro.AnalysisTemplateSpec | str] = field(default_factory=dict)  # name → spec or error
@@ -134,7 +135,11 @@ def _advance(spec: ro.RolloutSpec, status: Status, seen: Observed) -> tuple[Stat
         return new, notices
     phase = new.get("phase")
     running = phase in ("Progressing", "Paused")
-    if running and revision != new.get("canaryRevision") and not _promoting(spec, new):
+    stranded = _stranded(new, revision, seen)
+    if stranded:  # the stable template left the target before the primary got it: it can never get it
+        stable = new["stableRevision"] = seen.primary_revision or stable  # the primary keeps what it runs
+        new["message"] = f"revision {revision} arrived before Deployment/{spec.primary_name} ran the stable template"
+    if running and revision != new.get("canaryRevision") and (stranded or not _promoting(spec, new)):
         if revision == stable:
             _end(
                 new,
@@ -269,6 +274,14 @@ def _promote(spec: ro.RolloutSpec, new: Status, seen: Observed, notices: list[No
     _settle(new, revision, f"revision {revision} promoted")
     notices.append(Notice("Normal", "Promoted", f"revision {revision} promoted to Deployment/{spec.primary_name}"))
     return new, notices
+
+
+def _stranded(new: Status, revision: str, seen: Observed) -> bool:
+    """The target runs another template than `stableRevision` while the primary does not run it yet:
+    the stable template (copied only from the target) can no longer reach the primary, so waiting for
+    the primary to run it would stall. The newest template becomes the canary instead, against the
+    template the primary does run (Flagger restarts the analysis on a new revision)."""
+    return seen.primary_revision is not None and new.get("stableRevision") not in (revision, seen.primary_revision)
 
 
 def _promoting(spec: ro.RolloutSpec, new: Status) -> bool:

@@ -220,3 +220,40 @@ def test_every_weight_change_is_recorded_for_the_chart_and_bounded() -> None:
     status, _ = steps.advance(s, crowded, seen())
     assert len(status["weights"]) == steps.MAX_WEIGHTS
     assert status["weights"][-1]["weight"] == 20
+
+
+def test_a_new_template_before_the_first_primary_runs_becomes_a_canary_against_it() -> None:
+    status, _ = steps.advance(spec(), {}, seen("rev1"))
+    status, notices = steps.advance(spec(), status, seen("rev2", at=1, primary_revision="rev1"))
+    assert (status["phase"], status["stableRevision"], status["canaryRevision"]) == ("Progressing", "rev1", "rev2")
+    assert "RolloutStarted" in [n.reason for n in notices]
+
+
+def test_a_promotion_whose_template_left_the_target_restarts_on_the_newest_template() -> None:
+    s = spec(strategy={"canary": {"steps": [{"setWeight": 50}]}})
+    status, _ = steps.advance(s, healthy(), seen("rev2"))
+    status, _ = steps.advance(s, status, seen("rev2", at=1, canary_ready=True, primary_revision="rev1"))
+    assert status["stableRevision"] == "rev2"  # promoting: the primary is to get rev2 from the target
+    # rev3 replaced rev2 in the target before the primary got it: waiting would never end
+    status, notices = steps.advance(s, status, seen("rev3", at=2, primary_revision="rev1"))
+    assert (status["phase"], status["stableRevision"], status["canaryRevision"]) == ("Progressing", "rev1", "rev3")
+    assert status["currentStep"] == 0 and "RolloutStarted" in [n.reason for n in notices]
+    # once the primary runs rev2 the promotion finishes as before
+    done, _ = steps.advance(s, status, seen("rev3", at=3, canary_ready=True, primary_revision="rev1"))
+    assert done["stableRevision"] == "rev3"
+
+
+def test_a_promotion_the_primary_already_runs_finishes_before_the_next_revision() -> None:
+    s = spec(strategy={"canary": {"steps": []}})
+    status, _ = steps.advance(s, healthy(), seen("rev2"))
+    status, _ = steps.advance(s, status, seen("rev2", at=1, primary_revision="rev1"))
+    assert status["stableRevision"] == "rev2"
+    status, _ = steps.advance(s, status, seen("rev3", at=1, primary_ready=True, primary_revision="rev2"))
+    assert (status["phase"], status["history"][-1]["revision"]) == ("Healthy", "rev2")
+    status, _ = steps.advance(s, status, seen("rev3", at=2, primary_revision="rev2"))
+    assert (status["phase"], status["canaryRevision"]) == ("Progressing", "rev3")
+
+
+def test_no_primary_yet_keeps_the_stable_revision_and_delivers_the_newest_as_a_canary() -> None:
+    status, _ = steps.advance(spec(), healthy(), seen("rev2", primary_revision=""))
+    assert (status["stableRevision"], status["canaryRevision"], status["phase"]) == ("rev1", "rev2", "Progressing")
