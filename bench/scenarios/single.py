@@ -3,7 +3,8 @@
 1. cold sync, from creating the Application to Synced, against the floors (bare server-side-apply
    PATCHes: from 8 connections with each object dry-run first — the validation gitward does, the
    target's baseline —, from 8 connections without, and one after the other on one connection) and
-   `kubectl apply --server-side` of the same files, each into a fresh namespace, interleaved, repeated;
+   `kubectl apply --server-side` of one file holding the same objects, each into a fresh namespace,
+   interleaved, repeated;
 2. re-check with nothing changed (refresh annotation → status written with reconciledAt), against a
    no-op `kubectl apply --server-side`; requests for ConfigMaps (writes, dry-runs, GETs) counted by
    the API server: none is the target;
@@ -47,7 +48,7 @@ class Family:
     reps: int
     repo: GitRepo
     objs: list[Manifest]
-    manifests: Path  # the same files as in Git, for kubectl
+    manifests: Path  # a directory with one file holding the same objects as Git, for kubectl
     destinations: list[str] = field(default_factory=list)
     kubectl_namespace: str = ""
     floor_namespace: str = ""
@@ -67,9 +68,8 @@ def run(env: Environment, only: set[int]) -> list[Row]:
     repo = env.repo("single")
     files, objs = configmap_files(PATH, [f"cm-{i:04d}" for i in range(count)])
     repo.commit(files, f"{count} ConfigMaps")
-    manifests = env.workdir("single-manifests")
-    for name, text in files.items():
-        (manifests / name.rsplit("/", 1)[1]).write_text(text or "")
+    manifests = env.workdir("single-manifests")  # for kubectl: the same objects in one file (issue 11)
+    (manifests / "all.yaml").write_text("---\n".join(text or "" for text in files.values()))
     family = Family(env, count, 1 if env.quick else 3, repo, objs, manifests)
     rows: list[Row] = []
     with env.controller(APP_NAMESPACE) as gitward, Watch(env.kube, apps_path(APP_NAMESPACE)) as apps:
