@@ -75,7 +75,12 @@ def main(argv: list[str] | None = None) -> int:
     title = "gitward benchmark" + (" (QUICK mode: reduced sizes, not the targets' sizes)" if args.quick else "")
     print(f"\n{title}, {time.monotonic() - started:.0f} s\n")
     print(report.table(rows))
-    settings_used = {"quick": args.quick, "only": sorted(args.only), "seconds": round(time.monotonic() - started)}
+    settings_used = {
+        "quick": args.quick,
+        "only": sorted(args.only),
+        "seconds": round(time.monotonic() - started),
+        "profiled": args.profile is not None,  # py-spy sampling slows the controller a little
+    }
     path = report.save(rows, settings_used, args.output)
     say(f"wrote {path}")
     if not args.quick:  # a full-size run gets its own file: commit it to publish the run
