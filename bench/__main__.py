@@ -2,6 +2,8 @@
 
 `make bench` runs everything; `BENCH=1,2,3 make bench` a subset; `BENCH_QUICK=1` smaller sizes and
 shorter windows for development (the table says so, and its figures are not the targets' sizes).
+Every run writes `bench/results/latest.json` (or `--output`); a full-size run also writes
+`bench/results/<date>T<time>Z.json`, the file to commit when the run is published.
 """
 
 from __future__ import annotations
@@ -73,8 +75,17 @@ def main(argv: list[str] | None = None) -> int:
     title = "gitward benchmark" + (" (QUICK mode: reduced sizes, not the targets' sizes)" if args.quick else "")
     print(f"\n{title}, {time.monotonic() - started:.0f} s\n")
     print(report.table(rows))
-    path = report.save(rows, {"quick": args.quick, "only": sorted(args.only)}, args.output)
+    settings_used = {
+        "quick": args.quick,
+        "only": sorted(args.only),
+        "seconds": round(time.monotonic() - started),
+        "profiled": args.profile is not None,  # py-spy sampling slows the controller a little
+    }
+    path = report.save(rows, settings_used, args.output)
     say(f"wrote {path}")
+    if not args.quick:  # a full-size run gets its own file: commit it to publish the run
+        dated = report.save(rows, settings_used, report.RESULTS_DIR / report.run_name())
+        say(f"wrote {dated} (commit it and run `python -m bench.report docs --run {dated}` to publish)")
     return 0 if all(r.passed for r in rows) else 1
 
 

@@ -1,16 +1,24 @@
-"""The bench's own client of the API server (admin token, plain httpx), and the "floor" baseline.
+"""The bench's own client of the API server (admin token, plain httpx), and the "floor" baselines.
 
 Used by every scenario: objects and Applications are created through it, request counts come from
-the API server's own `apiserver_request_total` (GET /metrics), and `floor()` is the API server's
-limit for N writes: a bare sequential loop of server-side-apply PATCH requests on one keep-alive
-connection, with nothing else around it.
+the API server's own `apiserver_request_total` (GET /metrics), and the floors are the API server's
+limit for N writes, with nothing else around the requests:
+- `floor()`: a bare sequential loop of server-side-apply PATCH requests on one keep-alive connection;
+- `parallel_floor()`: the same requests from `connections` keep-alive connections at once (8 is the
+  best on this machine, see docs/performance.md), optionally each object dry-run first and then
+  applied — the validation gitward does before it writes. Its client is gitward's own HTTP/1.1
+  transport (`Http11Transport.exchange`, ~0.2 ms of CPU per request), the leanest client at hand,
+  so that on 2 cores the floor measures the API server and not the client.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
+import ssl
 import time
+import urllib.parse
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -18,6 +26,7 @@ from typing import Any
 import httpx2 as httpx  # the one HTTP client family (httpx2, as the kube client)
 
 from gitward.devcluster.cluster import ClusterInfo
+from gitward.kube.transport import Http11Transport
 
 Manifest = dict[str, Any]
 
@@ -138,13 +147,18 @@ def apply_path(obj: Manifest) -> str:
 PLURALS = {"ConfigMap": "configmaps", "Secret": "secrets", "Role": "roles", "Application": "applications"}
 
 
-def floor(api: ApiServer, objs: list[Manifest], namespace: str, field_manager: str = "floor") -> float:
-    """Seconds for a bare sequential loop of server-side-apply PATCHes of `objs` into `namespace`,
-    on one keep-alive connection of a fresh client (the API server's own limit for these writes)."""
+def _bodies(objs: list[Manifest], namespace: str) -> list[tuple[str, bytes]]:
     bodies = []
     for obj in objs:
         copy = {**obj, "metadata": {**obj["metadata"], "namespace": namespace}}
         bodies.append((apply_path(copy), json.dumps(copy).encode()))
+    return bodies
+
+
+def floor(api: ApiServer, objs: list[Manifest], namespace: str, field_manager: str = "floor") -> float:
+    """Seconds for a bare sequential loop of server-side-apply PATCHes of `objs` into `namespace`,
+    on one keep-alive connection of a fresh client (the API server's own limit for these writes)."""
+    bodies = _bodies(objs, namespace)
     params = {"fieldManager": field_manager, "force": "true"}
     headers = {"Content-Type": "application/apply-patch+yaml"}
     with api.connect() as http:
@@ -153,3 +167,56 @@ def floor(api: ApiServer, objs: list[Manifest], namespace: str, field_manager: s
         for path, body in bodies:
             http.patch(path, params=params, content=body, headers=headers).raise_for_status()
         return time.monotonic() - started
+
+
+def parallel_floor(
+    api: ApiServer,
+    objs: list[Manifest],
+    namespace: str,
+    *,
+    connections: int = 8,
+    dry_run: bool = False,
+    field_manager: str = "floor",
+) -> float:
+    """Seconds for server-side-apply PATCHes of `objs` into `namespace` from `connections` workers,
+    each on its own keep-alive connection, taking the next object as soon as it is done; with
+    `dry_run`, each object is first sent with `dryRun=All` and then applied (2 requests per object)."""
+    return asyncio.run(_parallel_floor(api, _bodies(objs, namespace), connections, dry_run, field_manager))
+
+
+async def _parallel_floor(
+    api: ApiServer, bodies: list[tuple[str, bytes]], connections: int, dry_run: bool, field_manager: str
+) -> float:
+    url = urllib.parse.urlsplit(api.info.server)
+    origin = (url.scheme, url.hostname or "", url.port or (443 if url.scheme == "https" else 80))
+    transport = Http11Transport(ssl.create_default_context(cafile=api.ca), max_connections=connections)
+    headers = [
+        (b"Host", url.netloc.encode()),
+        (b"Authorization", f"Bearer {api.info.admin_token}".encode()),
+        (b"Accept", b"application/json"),
+    ]
+    patch_headers = [*headers, (b"Content-Type", b"application/apply-patch+yaml")]
+    query = urllib.parse.urlencode({"fieldManager": field_manager, "force": "true"})
+    queue = list(reversed(bodies))
+
+    async def send(method: str, target: str, body: bytes = b"") -> None:
+        sent = patch_headers if body else headers
+        status, data = await transport.exchange(origin, method, target.encode(), sent, body, 60.0)
+        if status >= 400:
+            raise RuntimeError(f"{method} {target}: HTTP {status} {data[:200]!r}")
+
+    async def worker() -> None:
+        while queue:
+            path, body = queue.pop()
+            if dry_run:
+                await send("PATCH", f"{path}?{query}&dryRun=All", body)
+            await send("PATCH", f"{path}?{query}", body)
+
+    try:
+        # every connection set up (TCP and TLS) before the clock starts
+        await asyncio.gather(*(send("GET", "/version") for _ in range(connections)))
+        started = time.monotonic()
+        await asyncio.gather(*(worker() for _ in range(connections)))
+        return time.monotonic() - started
+    finally:
+        await transport.aclose()

@@ -12,9 +12,13 @@ from pathlib import Path
 
 
 def binary() -> str:
-    found = shutil.which("kubectl") or str(Path(sys.executable).parent / "kubectl")
-    if not Path(found).exists():
-        raise FileNotFoundError("kubectl is neither on PATH nor in the venv")
+    """The venv's kubectl (the one `make deps` puts there, of the cluster's version) before PATH's:
+    a kubectl on PATH may be anything — on the bench machine it is Google Cloud SDK's dispatcher
+    (v1.32), which took 70–85 s for what the venv's takes a few seconds."""
+    venv = Path(sys.executable).parent / "kubectl"
+    found = str(venv) if venv.exists() else shutil.which("kubectl")
+    if found is None:
+        raise FileNotFoundError("kubectl is neither in the venv nor on PATH")
     return found
 
 

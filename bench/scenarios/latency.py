@@ -7,9 +7,12 @@
    changed object.
 5. out-of-band edit → reverted: a merge patch by another field manager on a managed ConfigMap
    (selfHeal, interval 10m), timed from sending the edit to the watch event of the reverted value.
-   Edits go round-robin over 5 Applications, 3 s apart, each to a different object: the fight guard
-   counts corrections per object (an object changed back repeatedly by the same other writer is a
-   fight and is backed off from; edits of different objects never are), so no edit here is held.
+   Edits come in bursts: per Application (5 of them), `BURST` different objects edited in a row,
+   each as soon as the previous one was reverted — the case of issue 11 where the fourth edit in a
+   row used to wait for the interval. The fight guard counts corrections per object (an object
+   changed back repeatedly by the same other writer is a fight and is backed off from; edits of
+   different objects never are), so no edit here may be held. Judged: the median over all edits
+   and the median of the fourth edits of the bursts.
 """
 
 from __future__ import annotations
@@ -31,7 +34,8 @@ APP_NAMESPACE = "bench-latency"
 DESTINATION = "s45-dest"
 OBJECTS = 10
 HEAL_APPS = 5
-TARGETS = {4: "median ≤ 1 s", 5: "median ≤ 0.5 s"}
+BURST = 5  # objects of one Application edited in a row (issue 11: the fourth used to stall)
+TARGETS = {4: "median ≤ 100 ms", 5: "median ≤ 0.2 s, 4th edit in a row too"}
 
 
 def run(env: Environment, only: set[int]) -> list[Row]:
@@ -104,7 +108,7 @@ def push_to_live(env: Environment, gitward: Gitward, apps: Watch, objects: Watch
         "—",
         "—",
         TARGETS[4],
-        gw <= 1.0,
+        gw <= 0.1,
         [f"median of {pushes} pushes, announced by {how}; from push done to the change seen by a watch"],
         {"gitward_s": times, "via_webhook": bool(via_webhook)},
     )
@@ -144,30 +148,38 @@ def edit_to_reverted(env: Environment, apps: Watch, objects: Watch) -> Row:
     repo = env.repo("heal")
     count = 2 if env.quick else HEAL_APPS
     names = list(_deploy(env, apps, repo, [f"heal-{j}" for j in range(count)]).values())
-    edits = 4 if env.quick else 10
-    say(f"scenario 5: {edits} out-of-band edits")
-    times: list[float] = []
-    for i in range(edits):
-        target = names[i % count][i % OBJECTS]
-        wanted = objects.objects[target]["data"]["key"]
-        started = time.monotonic()
-        edited = env.kube.merge_patch(
-            f"/api/v1/namespaces/{DESTINATION}/configmaps/{target}",
-            {"data": {"key": f"edited-{i}"}},
-            field_manager="bench-intruder",
-        )
-        reverted = objects.expect(target, data_is("key", wanted, int(edited["metadata"]["resourceVersion"])))
-        times.append(objects.arrival(reverted, timeout=60) - started)
-        time.sleep(max(0.0, 3.0 - (time.monotonic() - started)))
-    gw = median(times)
+    say(f"scenario 5: {count} bursts of {BURST} out-of-band edits")
+    bursts: list[list[float]] = []
+    for j, members in enumerate(names):
+        bursts.append([_edit(env, objects, members[i], f"edited-{j}-{i}") for i in range(BURST)])
+        time.sleep(1.0)
+    times = [t for burst in bursts for t in burst]
+    fourth = [burst[3] for burst in bursts]
+    gw, gw4 = median(times), median(fourth)
     return Row(
         5,
         "out-of-band edit → reverted",
-        seconds(gw),
+        f"{seconds(gw)}; 4th in a row {seconds(gw4)}",
         "—",
         "—",
         TARGETS[5],
-        gw <= 0.5,
-        [f"median of {edits} edits round-robin over {count} Applications (selfHeal, interval 10m)"],
-        {"gitward_s": times},
+        gw <= 0.2 and gw4 <= 0.2,
+        [
+            f"median of {len(times)} edits: {count} Applications (selfHeal, interval 10m), {BURST} objects of each "
+            f"edited in a row; 4th edits: {', '.join(seconds(t) for t in fourth)}; slowest {seconds(max(times))}"
+        ],
+        {"gitward_s": times, "bursts_s": bursts, "fourth_s": fourth},
     )
+
+
+def _edit(env: Environment, objects: Watch, target: str, value: str) -> float:
+    """Edit one managed ConfigMap as another field manager; seconds until its reverted value is seen."""
+    wanted = objects.objects[target]["data"]["key"]
+    started = time.monotonic()
+    edited = env.kube.merge_patch(
+        f"/api/v1/namespaces/{DESTINATION}/configmaps/{target}",
+        {"data": {"key": value}},
+        field_manager="bench-intruder",
+    )
+    reverted = objects.expect(target, data_is("key", wanted, int(edited["metadata"]["resourceVersion"])))
+    return objects.arrival(reverted, timeout=60) - started
