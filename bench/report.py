@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
-COLUMNS = ("scenario", "gitward", "baseline(s)", "ratio", "target", "result")
+PEERS = ("flux",)  # the peer systems measured in the same run (bench.peers), a column each
+COLUMNS = ("scenario", "gitward", "baseline(s)", *PEERS, "ratio", "target", "result")
 
 
 @dataclass
@@ -29,13 +30,23 @@ class Row:
     passed: bool | None  # None: not judged (e.g. a step failed)
     notes: list[str] = field(default_factory=list)
     data: dict[str, Any] = field(default_factory=dict)
+    peers: dict[str, str] = field(default_factory=dict)  # peer -> its figure ("—": not comparable/measured)
 
     @property
     def verdict(self) -> str:
         return {True: "pass", False: "FAIL", None: "n/a"}[self.passed]
 
     def cells(self) -> tuple[str, ...]:
-        return (f"{self.number} {self.scenario}", self.gitward, self.baselines, self.ratio, self.target, self.verdict)
+        peers = tuple(self.peers.get(p, "—") for p in PEERS)
+        return (
+            f"{self.number} {self.scenario}",
+            self.gitward,
+            self.baselines,
+            *peers,
+            self.ratio,
+            self.target,
+            self.verdict,
+        )
 
 
 def failed_row(number: int, scenario: str, target: str, error: BaseException) -> Row:
@@ -77,6 +88,7 @@ def save(rows: list[Row], settings: dict[str, Any], path: Path | None = None) ->
                 "scenario": r.scenario,
                 "gitward": r.gitward,
                 "baselines": r.baselines,
+                "peers": r.peers,
                 "ratio": r.ratio,
                 "target": r.target,
                 "result": r.verdict,
