@@ -98,7 +98,7 @@ def _build(flux: Flux, console: Console, work: Path) -> None:
     log_path = work / f"flux-build-{flux.version}.log"
     argv = [str(go), "build", "-v", "-trimpath", "-gcflags", "all=-dwarf=false", "-ldflags", "-s -w",
             "-o", f"{out}/", *COMMANDS]  # fmt: skip
-    with step(f"compile source-controller and kustomize-controller ({total} packages, ~25 min on 2 cores)"):
+    with step(f"compile source-controller and kustomize-controller ({total} packages, ~13 CPU-minutes the first time)"):
         with log_path.open("wb") as log:
             proc = subprocess.Popen(argv, cwd=MODULE_DIR, env=gobuild.go_env(go), stdout=log, stderr=subprocess.STDOUT)
             progress.watch(proc, console, log_path, total)

@@ -195,7 +195,7 @@ class Controllers:
         self.stop()
 
     def start(self, timeout: float = 60.0) -> None:
-        self.workdir.mkdir(parents=True, exist_ok=True)
+        (self.workdir / "storage").mkdir(parents=True, exist_ok=True)  # source-controller wants it there
         storage = f"127.0.0.1:{free_port()}"
         common = ["--log-level=info", "--log-encoding=json", "--enable-leader-election=false", "--events-addr="]
         source = [
