@@ -123,6 +123,12 @@ def ready_at(sha: str) -> Callable[[Manifest], bool]:
     return check
 
 
+def applied(sha: str) -> Callable[[Manifest], bool]:
+    """`sha` applied by the last successful reconcile (lastAppliedRevision, which stays while a later
+    reconcile runs: Ready turns Unknown meanwhile, so a fleet on a short interval is never all Ready)."""
+    return lambda obj: state(obj).sha == sha and not state(obj).stale
+
+
 def handled(value: str, sha: str = "") -> Callable[[Manifest], bool]:
     """The reconcile asked for with requestedAt `value` finished (Ready again; at `sha` if given)."""
 
@@ -220,8 +226,12 @@ class Controllers:
                     stderr=subprocess.STDOUT,
                     start_new_session=True,
                 )
-        for process in self.processes:
-            self._wait_ready(process, time.monotonic() + timeout)
+        try:
+            for process in self.processes:
+                self._wait_ready(process, time.monotonic() + timeout)
+        except BaseException:  # __exit__ will not run: stop the one that did start
+            self.stop()
+            raise
         threading.Thread(target=self._sample_rss, name="flux rss sampler", daemon=True).start()
 
     def _wait_ready(self, process: Process, deadline: float) -> None:

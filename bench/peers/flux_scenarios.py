@@ -14,7 +14,7 @@ a note saying what failed.
 3 one change among 1,000: commit, the same re-check, timed to the watch event of the changed object.
 5 drift: Flux has no watch on what it applied; it repairs on the Kustomization's interval (15 s
   here): timed from the edit to the repair, which is about half that interval on average.
-6 a fleet of 1,000 Kustomizations (one GitRepository, one path each), timed to all Ready.
+6 a fleet of 1,000 Kustomizations (one GitRepository, one path each), timed to all applied (lastAppliedRevision).
 7 that fleet idle with the same interval as gitward's: CPU and RSS of the two processes from /proc.
 """
 
@@ -282,7 +282,7 @@ def fleet(run: Run, numbers: set[int]) -> None:
     repo.commit(fleet_files(count), f"{count} applications")
     destination = run.namespace("flux-fleet")
     names = {f"app-{i:04d}" for i in range(count)}
-    ready = run.kustomizations.track(flux.ready_at(repo.sha), names)
+    ready = run.kustomizations.track(flux.applied(repo.sha), names)
     env.git.reset()
     say(f"Flux scenario 6: a GitRepository and {count} Kustomizations")
     started = time.monotonic()
