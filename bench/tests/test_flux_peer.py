@@ -119,3 +119,11 @@ def test_go_mod_pins_both_controllers_at_one_release() -> None:
     mismatched = releases.GoMod(requires={build.SOURCE: "v1.9.6", build.KUSTOMIZE: "v1.10.1"})
     with pytest.raises(gobuild.GoBuildError, match="source- and kustomize-controller"):
         build.version(mismatched)
+
+
+def test_applied_holds_while_a_later_reconcile_runs() -> None:
+    running = _kustomization(ready="Unknown")  # a periodic reconcile in progress keeps lastAppliedRevision
+    assert flux.applied(SHA)(running)
+    assert not flux.ready_at(SHA)(running)
+    assert not flux.applied(SHA)(_kustomization(revision=""))
+    assert not flux.applied(SHA)(_kustomization(generation=3, observed=2))
