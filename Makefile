@@ -65,7 +65,7 @@ demo: deps venv kube
 # Not part of `make test` or CI: benchmarks are not tests.
 BENCH ?=
 BENCH_QUICK ?=
-bench: deps venv kube
+bench: deps venv kube flux
 	@echo "▸ benchmarks$(if $(BENCH), $(BENCH),)$(if $(BENCH_QUICK), (quick),) → bench/results/latest.json"
 	@BENCH="$(BENCH)" BENCH_QUICK="$(BENCH_QUICK)" $(BIN)/python -m bench
 
@@ -74,6 +74,12 @@ bench: deps venv kube
 bench-transport: deps venv kube
 	@echo "▸ transport benchmark → bench/results/transport-<date>.json"
 	@$(BIN)/python -m bench.transport
+
+# Flux's source-controller and kustomize-controller for the bench's peer column (bench/flux/): built
+# once from their Go modules into ~/.cache/gitward/flux/<version>/ (idempotent); not part of `make test`
+.PHONY: flux
+flux: deps venv
+	@$(BIN)/python -m bench.flux.build
 
 # the dashboard pictures in docs/images/ (shown in the README): the browser tests, writing their
 # screenshots there (`make test` writes them to a temporary directory and leaves the tree clean)

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from bench import report
 from bench.environment import Environment, Settings, say
+from bench.peers import flux_scenarios
 from bench.report import Row
 from bench.scenarios import appset, fleet, large, latency, memory, single
 
@@ -52,6 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep", action="store_true", help="keep the state dir (logs, repositories)")
     parser.add_argument("--cluster", type=Path, default=None, metavar="STATE_DIR",
                         help="reuse (or start and leave running) the control plane of this state dir")  # fmt: skip
+    parser.add_argument("--no-peers", action="store_true", help="skip the Flux column (no Flux build)")
     parser.add_argument("--output", type=Path, default=report.RESULTS_DIR / "latest.json")
     args = parser.parse_args(argv)
     settings = Settings(quick=args.quick, profile_dir=args.profile, keep=args.keep, cluster_dir=args.cluster)
@@ -69,6 +71,8 @@ def main(argv: list[str] | None = None) -> int:
             except Exception as exc:  # the family's set-up failed: its rows say so, the others still run
                 say(f"scenarios {sorted(chosen)} failed: {type(exc).__name__}: {exc}")
                 rows += [report.failed_row(n, f"scenario {n}", "see the note", exc) for n in sorted(chosen)]
+        if not args.no_peers:  # after gitward's families, so that the two never share the CPU
+            flux_scenarios.add_to(env, args.only, rows)
     finally:
         env.close()
     rows.sort(key=lambda r: r.number)
