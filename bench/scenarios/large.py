@@ -42,7 +42,7 @@ def run(env: Environment, only: set[int]) -> list[Row]:
                 env.kube.create(
                     apps_path(APP_NAMESPACE), application("big", APP_NAMESPACE, repo.url, "big", DESTINATION)
                 )
-                done = apps.wait(synced, 1, timeout=3600) - started
+                done = apps.wait(synced, 1, timeout=900) - started
             size = len(json.dumps(env.kube.get(f"{apps_path(APP_NAMESPACE)}/big")).encode())
             before = env.kube.counts("configmaps")
             value = f"bench-9-{time.time_ns()}"

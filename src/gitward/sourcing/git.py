@@ -58,7 +58,7 @@ class Fetcher:
         timeout: float = 120.0,
         ls_remote_ttl: float = 0.0,
         max_repo_bytes: int = 256 << 20,
-        max_files: int = 20_000,
+        max_files: int = 50_000,
         git: str = "git",
     ) -> None:
         self.cache_dir = Path(cache_dir)

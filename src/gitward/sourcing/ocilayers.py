@@ -35,7 +35,7 @@ class LayerLimits:
     """One compressed layer blob."""
     max_unpacked_bytes: int = 256 * MiB
     """All layers once decompressed (tar headers included)."""
-    max_files: int = 20_000
+    max_files: int = 50_000
     max_file_bytes: int = 64 * MiB
     max_tags: int = 10_000
     timeout_seconds: float = 30.0

@@ -179,6 +179,12 @@ def test_too_many_files_are_refused(repo: Path) -> None:
         render(repo, source(), Limits(max_files=10))
 
 
+def test_the_default_limits_take_an_application_of_20000_objects_one_per_file(repo: Path) -> None:
+    """SPEC §2 "Size" / issue 11: a 20,000-object Application syncs — also laid out one object per file."""
+    write(repo, {f"cm{i:05}.yaml": configmap(f"cm{i}") for i in range(20_000)})
+    assert len(render(repo, source(), Limits())) == 20_000
+
+
 def test_too_many_files_for_kustomize_are_refused(repo: Path) -> None:
     write(repo, {"kustomization.yaml": "resources: []\n", **{f"f{i}.txt": "x" for i in range(10)}})
     with pytest.raises(RenderError, match=r"^\.: the repository has more than 5 files"):
