@@ -1,21 +1,18 @@
 """Helm chart repositories over HTTP(S): resolve a chart version from `index.yaml`, fetch, verify, unpack.
 
-Called by the controller's `Sources` for Applications with `source.chart`: `resolve()` reads the
-repository's index (shared by all Applications for a few seconds, like `git ls-remote`) and picks
-the highest version matching `targetRevision` (an exact version or a semver range such as `^1.2`,
-`~1.2.0`, `>=1 <2`, `1.x`; empty or HEAD = the latest stable version); `fetch()` downloads that
-archive once per version, checks its sha256 against the index digest and unpacks it into the cache,
-where rendering finds `<chart>/Chart.yaml`.
+Called by the controller's `Sources` for Applications with `source.chart`: `resolve()` reads the repository's index
+(shared by all Applications for a few seconds, like `git ls-remote`) and picks the highest version matching
+`targetRevision` (an exact version or a semver range such as `^1.2`, `~1.2.0`, `>=1 <2`, `1.x`; empty or HEAD = the
+latest stable version); `fetch()` downloads that archive once per version, checks its sha256 against the index
+digest and unpacks it into the cache, where rendering finds `<chart>/Chart.yaml`.
 
 A chart repository is hostile input, like a Git repository (SPEC §6):
 - bodies are streamed and refused once they pass a byte cap, before anything is parsed;
-- the index is read as a YAML event stream: only the wanted chart's entries are built, anchors and
-  aliases are refused, nesting and the number of versions are capped;
-- archives are checked against the index's sha256 digest, and unpacked from a capped gzip stream
-  with tarfile's "data" filter: regular files and directories only, one top directory, no path
-  leaving it, bounded file count and sizes.
-Credentials (`secretRef`: basic or bearer) go only to the repository's own origin. Errors are
-`SourceError`s naming the chart and the redacted URL.
+- the index is read as a YAML event stream: only the wanted chart's entries are built, anchors and aliases are
+  refused, nesting and the number of versions are capped;
+- archives are checked against the index's sha256 digest and unpacked from a capped gzip stream with tarfile's
+  "data" filter (regular files and directories, one top directory, nothing leaving it, bounded count and sizes).
+Credentials (`secretRef`: basic or bearer) go only to the repository's own origin. Errors name the redacted URL.
 """
 
 from __future__ import annotations
