@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping
 
 import pydantic
 
-from gitward.controller.appsets.reconciling import SetMemory, SetReconciler
+from gitward.controller.appsets.reconciling import SetMemory, SetReconciler, edited_by_others
 from gitward.controller.informers import Informer
 from gitward.controller.queueing import WorkQueue
 from gitward.controller.sources import Sources
@@ -115,7 +115,7 @@ class AppSets:
         key = f"{self.namespace}/{owner}"
         if owner and meta.get("namespace") == self.namespace and self.owns(key):
             memory = self.memory.get(key)
-            if event == "DELETED" or (memory is not None and _edited(app, memory.written)):
+            if event == "DELETED" or (memory is not None and edited_by_others(app, memory.written)):
                 self._full.add(key)  # deleted or edited by someone else: generate it again
             self.queue.add_after(key, STATUS_DELAY)  # a burst of changes: one pass
 
@@ -159,12 +159,6 @@ class AppSets:
 def retry_delay(failed_passes: int) -> float:
     """Seconds before the next pass after `failed_passes` (≥ 1) failed full passes in a row."""
     return min(ERROR_RETRY, FIRST_RETRY * float(2 ** min(failed_passes - 1, 16)))
-
-
-def _edited(app: Manifest, written: dict[str, object]) -> bool:
-    meta = app.get("metadata") or {}
-    name = str(meta.get("name"))
-    return name in written and meta.get("generation") != written[name]
 
 
 def _interval(appset: Manifest) -> float:

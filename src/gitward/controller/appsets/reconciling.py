@@ -309,14 +309,21 @@ def plan_changes(
     written = written or {}
 
     def changed(name: str, app: Manifest) -> bool:
-        generation = (live[name].get("metadata") or {}).get("generation")
-        edited = generation != written[name] if name in written else spec_edited_by_others(live[name])
-        return _digest(live[name]) != _digest(app) or edited
+        return _digest(live[name]) != _digest(app) or edited_by_others(live[name], written)
 
     create = [app for name, app in sorted(desired.items()) if name not in live]
     update = [app for name, app in sorted(desired.items()) if name in live and policy.may_update and changed(name, app)]
     delete = [app for name, app in sorted(live.items()) if name not in desired and policy.may_delete]
     return Plan(create, update, delete)
+
+
+def edited_by_others(app: Manifest, written: Mapping[str, Any]) -> bool:
+    """Whether someone else changed generated Application `app` since the set wrote it: its generation
+    moved since this process wrote it or, for one this process has not written (after a restart),
+    another field manager owns part of its spec."""
+    meta = app.get("metadata") or {}
+    name = str(meta.get("name") or "")
+    return meta.get("generation") != written[name] if name in written else spec_edited_by_others(app)
 
 
 def spec_edited_by_others(app: Manifest) -> bool:
