@@ -19,6 +19,7 @@ from rich.table import Table
 from rich.text import Text
 
 from gitward.appstatus import compaction
+from gitward.core import applications as apps
 from gitward.core import redaction
 from gitward.core.manifests import Manifest
 from gitward.server import views
@@ -92,9 +93,7 @@ def timestamp(value: object) -> str:
 
 def short(sha: object) -> str:
     """A commit SHA's first characters; an OCI digest (`sha256:…`, SPEC §12) keeps its prefix."""
-    if isinstance(sha, str) and sha.startswith("sha256:"):
-        return sha[: 7 + SHORT_SHA]
-    return str(sha)[:SHORT_SHA] if isinstance(sha, str) and sha else "-"
+    return apps.short_revision(sha, SHORT_SHA) if isinstance(sha, str) and sha else "-"
 
 
 def first_line(text: object, limit: int = 60) -> str:

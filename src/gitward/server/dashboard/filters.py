@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 
 from markupsafe import Markup, escape
 
+from gitward.core.applications import short_revision
 from gitward.core.redaction import redact
 
 __all__ = [
@@ -97,9 +98,8 @@ def link(value: object, text: object = None) -> Markup:
 def short_sha(value: object, length: int = 7) -> str:
     """A commit SHA shortened to `length` characters; other revisions (branch, tag) as they are."""
     text = value if isinstance(value, str) else ""
-    if text.startswith("sha256:") and _SHA.match(text[7:]):  # an OCI artifact's digest (SPEC §12)
-        return text[: 7 + length]
-    return text[:length] if _SHA.match(text) else text
+    digest = text.startswith("sha256:") and _SHA.match(text[7:])  # an OCI artifact's digest (SPEC §12)
+    return short_revision(text, length) if digest or _SHA.match(text) else text
 
 
 def parse_time(value: object) -> datetime | None:
