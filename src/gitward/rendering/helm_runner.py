@@ -76,10 +76,17 @@ def _decode(data: bytes) -> dict[str, Any] | None:
     return answer if isinstance(answer, dict) else None
 
 
+_OUT_OF_MEMORY = ("out of memory", "MemoryError", "pthread_create failed", "cannot allocate memory")
+
+
 def crash_message(stderr: bytes, returncode: int | None) -> str:
-    """Why the worker died without an answer: out of memory, or the first line it printed."""
+    """Why the worker died without an answer: out of memory, or the first line it printed.
+
+    Under the address-space cap, memory runs out in whichever allocation comes next: Go's heap
+    ("out of memory"), Python's (MemoryError), or the stack of a new runtime thread, which cgo
+    reports as a failed pthread_create."""
     text = stderr.decode("utf-8", errors="replace")
-    if "out of memory" in text or "MemoryError" in text:
+    if any(sign in text for sign in _OUT_OF_MEMORY):
         return f"the Helm engine ran out of memory (limit {MEMORY_BYTES // (1024 * 1024)} MiB of address space)"
     first = next((line.strip() for line in text.splitlines() if line.strip()), "")
     detail = f": {first[:MAX_MESSAGE_CHARS]}" if first else ""

@@ -10,6 +10,7 @@ from rendering_helpers import SECRET, source, write
 
 from gitward.core.errors import RenderError
 from gitward.rendering import Limits, render
+from gitward.rendering.helm_runner import crash_message
 
 CHART = {
     "chart/Chart.yaml": "apiVersion: v2\nname: chart\nversion: 0.1.0\n",
@@ -90,6 +91,23 @@ def test_a_memory_bomb_kills_only_the_worker(chart_repo: Path) -> None:
     write(chart_repo, {"chart/templates/bomb.yaml": bomb})
     with pytest.raises(RenderError, match=r"^chart: (the Helm engine ran out of memory|.*size limit)"):
         render(chart_repo, source("chart"), Limits(render_timeout_seconds=60))
+
+
+@pytest.mark.parametrize(
+    "stderr",
+    [
+        b"fatal error: runtime: out of memory\n\ngoroutine 1 [running]:\n",
+        b"runtime/cgo: pthread_create failed: Resource temporarily unavailable\nSIGABRT: abort\n",
+        b"Traceback (most recent call last):\nMemoryError\n",
+    ],
+)
+def test_every_way_the_capped_worker_runs_out_of_memory_is_told_as_such(stderr: bytes) -> None:
+    assert crash_message(stderr, -6).startswith("the Helm engine ran out of memory (limit ")
+
+
+def test_another_crash_is_told_by_its_first_line() -> None:
+    message = crash_message(b"\npanic: assignment to entry in nil map\n\ngoroutine 1\n", 2)
+    assert message == "the Helm engine failed (exit status 2): panic: assignment to entry in nil map"
 
 
 def test_a_slow_chart_times_out(chart_repo: Path) -> None:
