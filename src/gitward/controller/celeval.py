@@ -3,7 +3,7 @@
 Used by the Policy checks (`controller.policies`) and the Applications' CEL health checks
 (`controller.healthchecks`). Every expression is hostile: it is capped in length and bracket nesting
 before it leaves this module, and evaluated in `controller.celworker` — a process with a capped
-address space — because the CEL library (common-expression-language, native code) holds the
+address space — because the CEL library (cel-expr-python, native code) holds the
 interpreter lock and has no cost limit of its own. Each answer must come within `step_timeout`
 seconds of the previous one; an expression that takes longer (or exhausts the worker's memory) has
 the worker killed, is answered `ERROR` with a message saying it exceeded its bounds, is not evaluated
@@ -62,6 +62,14 @@ class Result:
 
 
 @dataclass(frozen=True)
+class _Encoded:
+    """An item as the worker receives it: its projected variables, encoded."""
+
+    encoded: bytes
+    run: tuple[int, ...]
+
+
+@dataclass(frozen=True)
 class Item:
     """The variables of one evaluation context and the indices of the expressions to run in it."""
 
@@ -90,9 +98,17 @@ def expression_problem(expression: str) -> str | None:
 
 
 class Evaluator:
-    def __init__(self, step_timeout: float = STEP_TIMEOUT, memory_bytes: int = MEMORY_BYTES) -> None:
+    def __init__(
+        self,
+        step_timeout: float = STEP_TIMEOUT,
+        memory_bytes: int = MEMORY_BYTES,
+        declared: tuple[str, ...] | None = None,
+    ) -> None:
+        """`declared`: the variables every expression may read, type-checked when it compiles (a
+        misspelt name is a compile error); None: whatever variables the items carry, unchecked."""
         self.step_timeout = step_timeout
         self.memory_bytes = memory_bytes
+        self.declared = declared
         self.blocked: OrderedDict[str, str] = OrderedDict()  # expression → why it is no longer evaluated
         self._lock = threading.Lock()
         self._proc: subprocess.Popen[bytes] | None = None
@@ -122,12 +138,12 @@ class Evaluator:
                     else:
                         unique.setdefault(key, (variables, {}))[1][i] = None
             keys = list(unique)
-            sent = [Item(unique[key][0], tuple(unique[key][1])) for key in keys]
+            sent = [_Encoded(celprojection.encode(unique[key][0]), tuple(unique[key][1])) for key in keys]
             holders: dict[str, list[int]] = {}
             for n, (_, key) in enumerate(projected):
                 holders.setdefault(key, []).append(n)
-            for key, item, results in zip(keys, sent, self._run(expressions, sent) if sent else [], strict=True):
-                for i, result in zip(item.run, results, strict=True):
+            for key, one, results in zip(keys, sent, self._run(expressions, sent) if sent else [], strict=True):
+                for i, result in zip(one.run, results, strict=True):
                     if not result.bounded:
                         self.verdicts.put(expressions[i], key, result)
                     for n in holders[key]:
@@ -159,7 +175,7 @@ class Evaluator:
 
     # ------------------------------------------------------------------ internals
 
-    def _run(self, expressions: list[str], items: list[Item]) -> list[list[Result]]:
+    def _run(self, expressions: list[str], items: list[_Encoded]) -> list[list[Result]]:
         answers: dict[tuple[int, int], Result] = {}
         refused = {i: problem for i, e in enumerate(expressions) if (problem := expression_problem(e))}
         over = {i: self.blocked[e] for i, e in enumerate(expressions) if e in self.blocked}
@@ -170,14 +186,16 @@ class Evaluator:
                 elif index in over:
                     answers[(item_index, index)] = Result(error=over[index], bounded=True)
         pending = _left(items, [(n, list(item.run)) for n, item in enumerate(items)], answers)
+        combine = True  # each item's expressions as one program, until a bound is hit
         while pending:
-            failed = self._batch(expressions, items, pending, answers)
+            failed = self._batch(expressions, items, pending, answers, combine)
             if failed is None:
                 break
+            combine = False  # from now on one by one, so that the first unanswered is the one running
             (item_index, index), _ = failed
             # the worker flushes its answers in bursts: the suspect is run alone before it is blamed
             if sum(len(run) for _, run in pending) > 1:
-                failed = self._batch(expressions, items, [(item_index, [index])], answers)
+                failed = self._batch(expressions, items, [(item_index, [index])], answers, False)
             if failed is not None:  # it failed alone: its expression is to blame, wherever it is pending
                 self._block(expressions[index], failed[1])
                 for n, run in pending:
@@ -196,21 +214,27 @@ class Evaluator:
     def _batch(
         self,
         expressions: list[str],
-        items: list[Item],
+        items: list[_Encoded],
         pending: list[tuple[int, list[int]]],
         answers: dict[tuple[int, int], Result],
+        combine: bool,
     ) -> tuple[tuple[int, int], str] | None:
         """Send `pending` to the worker and record its answers. On a timeout or a crash, the worker is
         killed and the first evaluation without an answer is returned with why."""
-        request = {
-            "expressions": expressions,
-            "items": [{"vars": items[item_index].variables, "run": run} for item_index, run in pending],
-        }
+        head = {"expressions": expressions, "declared": self.declared, "combine": combine}
+        request = b"".join(
+            (
+                json.dumps(head).encode()[:-1],
+                b',"items":[',
+                b",".join(b'{"vars":%s,"run":%s}' % (items[n].encoded, json.dumps(run).encode()) for n, run in pending),
+                b"]}\n",
+            )
+        )
         expected = [(item_index, i) for item_index, run in pending for i in run]
         try:
             proc = self._worker()
             assert proc.stdin is not None
-            proc.stdin.write(json.dumps(request, default=str).encode() + b"\n")
+            proc.stdin.write(request)
             proc.stdin.flush()
         except OSError as exc:
             self._kill()
@@ -299,7 +323,7 @@ def _result(kind: str, value: Any) -> Result:
 
 
 def _left(
-    items: list[Item], pending: list[tuple[int, list[int]]], answers: dict[tuple[int, int], Result]
+    items: list[_Encoded], pending: list[tuple[int, list[int]]], answers: dict[tuple[int, int], Result]
 ) -> list[tuple[int, list[int]]]:
     """`pending` without what has an answer now."""
     left = [(n, [i for i in run if (n, i) not in answers]) for n, run in pending]

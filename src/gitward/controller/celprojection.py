@@ -11,7 +11,8 @@ evaluate. So:
 - `project` keeps only those subtrees of the variables (a missing field stays missing, so `has()`
   and "no such key" answer as before);
 - `digest` names a projection, and `Verdicts` remembers the results per (expression, digest), so an
-  unchanged object (or an identical projection of another one) is not evaluated again.
+  unchanged object (or an identical projection of another one) is not evaluated again; `encode`
+  writes a projection not known yet as the worker reads it.
 
 A name that also appears as a field (`x.object`) or in a string only makes the projection larger:
 the scan can keep too much, never too little.
@@ -20,12 +21,13 @@ the scan can keep too much, never too little.
 from __future__ import annotations
 
 import hashlib
+import json
 import pickle
 import re
 from collections import OrderedDict
 from typing import Any, Generic, TypeVar
 
-__all__ = ["EACH", "MAX_VERDICTS", "Tree", "Verdicts", "digest", "paths", "project", "tree"]
+__all__ = ["EACH", "MAX_VERDICTS", "Tree", "Verdicts", "digest", "encode", "paths", "project", "tree"]
 
 MAX_VERDICTS = 100_000
 """Verdicts remembered (least recently used go first)."""
@@ -106,6 +108,14 @@ def project(value: Any, wanted: Tree | None) -> Any:
     if not isinstance(value, dict) or EACH in wanted:
         return value
     return {key: project(value[key], sub) for key, sub in wanted.items() if key in value}
+
+
+_ENCODER = json.JSONEncoder(default=str, separators=(",", ":"))
+
+
+def encode(variables: dict[str, Any]) -> bytes:
+    """The variables as the worker reads them (JSON; what JSON cannot say becomes its str)."""
+    return _ENCODER.encode(variables).encode()
 
 
 def digest(variables: dict[str, Any]) -> str:

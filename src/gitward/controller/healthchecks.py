@@ -44,7 +44,7 @@ def evaluator() -> celeval.Evaluator:
 
 def _absent(result: celeval.Result) -> bool:
     """A failure only because a field is not there (yet): false, as Flux's checks read it."""
-    return result.error.startswith(("no such key", "Undefined variable"))
+    return result.error.startswith("no such key")
 
 
 def judge(check: HealthCheck, results: dict[str, celeval.Result]) -> health.Health:

@@ -43,6 +43,8 @@ __all__ = ["Policies", "PolicySpec", "Violation", "matches", "violations_message
 log = get_logger(__name__)
 
 MAX_MESSAGES = 3  # violations named in a refusal; the rest are counted
+VARIABLES = ("object", "oldObject")
+"""What a validation may read: a misspelt variable does not compile."""
 Expression = Annotated[str, Field(min_length=1, max_length=celeval.MAX_EXPRESSION)]
 
 
@@ -135,7 +137,7 @@ class Policies:
         self.client = client
         self.informer = informer
         self.recorder = recorder
-        self.evaluator = evaluator or celeval.Evaluator()
+        self.evaluator = evaluator or celeval.Evaluator(declared=VARIABLES)
         self._loaded: dict[str, tuple[str, _Loaded]] = {}  # name → (resourceVersion, loaded)
         self._results: dict[str, _Cached] = {}  # Application key → last evaluation
         self._warned: dict[str, tuple[str, set[Violation]]] = {}  # Application key → (revision, warned)

@@ -128,8 +128,11 @@ def test_a_thousand_objects_in_one_batch(cel: celeval.Evaluator) -> None:
 def test_a_hostile_expression_is_stopped_and_blocked_and_others_still_answer() -> None:
     cel = celeval.Evaluator(step_timeout=0.5)
     try:
-        items = "[" + ",".join(str(i) for i in range(300)) + "]"
-        hostile = f"{items}.all(a, {items}.all(b, {items}.all(c, a + b + c >= 0)))"
+        # under the library's iteration budget, each of 8,100 steps builds a 1 MB string: minutes
+        x100 = "'" + "x" * 100 + "'"
+        megabyte = f"{x100}.replace('x', {x100}).replace('x', {x100})"
+        items = "[" + ",".join(str(i) for i in range(90)) + "]"
+        hostile = f"{items}.all(a, {items}.all(b, size({megabyte}) > 0))"
         batch = [celeval.Item({"object": {"n": i}}, (0, 1)) for i in range(3)]
         started = time.monotonic()
         results = cel.run([hostile, "object.n >= 0"], batch)
@@ -142,6 +145,46 @@ def test_a_hostile_expression_is_stopped_and_blocked_and_others_still_answer() -
         assert "exceeded its time bound" in again[0][0].error
     finally:
         cel.close()
+
+
+def test_a_comprehension_past_the_iteration_budget_is_an_error_at_once(cel: celeval.Evaluator) -> None:
+    items = "[" + ",".join(str(i) for i in range(300)) + "]"
+    endless = f"{items}.all(a, {items}.all(b, {items}.all(c, a + b + c >= 0)))"
+    [[result]] = cel.run([endless], [celeval.Item({"object": {}}, (0,))])
+    assert result.error == "Iteration budget exceeded" and not result.bounded and endless not in cel.blocked
+
+
+def test_declared_variables_are_checked_when_compiling() -> None:
+    cel = celeval.Evaluator(declared=("object", "oldObject"))
+    try:
+        errors = cel.compile_errors(["objet.spec.replicas > 1", "object.spec.replicas > 1 && oldObject == null"])
+        assert errors[0] is not None and errors[0] == "at 1:11: undeclared reference to 'objet.spec.replicas'"
+        assert errors[1] is None
+    finally:
+        cel.close()
+
+
+def test_the_documented_extensions_are_there(cel: celeval.Evaluator) -> None:
+    expressions = [
+        "object.csv.split(',').size() == 2 && object.name.lowerAscii() == 'web'",
+        "object.?spec.?replicas.orValue(1) == 1",
+        "math.greatest(1, object.n) == object.n",
+        "base64.decode('aGk=') == b'hi'",
+        "object.name.matches('^[A-Z][a-z]+$')",
+    ]
+    [results] = cel.run(expressions, [celeval.Item({"object": {"csv": "a,b", "name": "Web", "n": 5}}, (0, 1, 2, 3, 4))])
+    assert [(r.value, r.error) for r in results] == [(True, "")] * 5
+
+
+def test_one_failing_expression_of_an_item_does_not_fail_the_others(cel: celeval.Evaluator) -> None:
+    expressions = ["object.a == 1", "object.missing == 1", "1 / object.zero == 1", "object.b.lowerAscii() == 'x'"]
+    [results] = cel.run(expressions, [celeval.Item({"object": {"a": 1, "zero": 0, "b": "X"}}, (0, 1, 2, 3))])
+    assert [(r.value, r.error) for r in results] == [
+        (True, ""),
+        (False, "no such key: missing"),
+        (False, "divide by zero"),
+        (True, ""),
+    ]
 
 
 # ---------------------------------------------------------------------------------------------- health checks

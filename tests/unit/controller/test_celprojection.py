@@ -4,13 +4,15 @@ library evaluates the same expressions over whole and projected objects, in proc
 
 from __future__ import annotations
 
+import datetime
 from typing import Any
 
-import cel
 import pytest
+from cel_expr_python import cel
+from cel_expr_python.ext.ext_optional import ExtOptional
 
 from gitward.controller import celeval
-from gitward.controller.celprojection import EACH, Verdicts, digest, paths, project, tree
+from gitward.controller.celprojection import EACH, Verdicts, digest, encode, paths, project, tree
 
 
 def deployment(image: str = "web:v1", **spec: Any) -> dict[str, Any]:
@@ -96,11 +98,11 @@ EXPRESSIONS = [
     [deployment(), deployment("web:latest", paused=True, replicas=20), {"kind": "Deployment", "metadata": {}}],
 )
 def test_a_projection_never_changes_the_result(expression: str, obj: dict[str, Any]) -> None:
+    env = cel.NewEnv(variables={"object": cel.Type.DYN, "oldObject": cel.Type.DYN}, extensions=[ExtOptional()])
+
     def outcome(variables: dict[str, Any]) -> Any:
-        try:
-            return cel.compile(expression).execute(cel.Context(variables=variables))
-        except Exception as exc:
-            return type(exc).__name__
+        value = env.compile(expression).eval(data=variables)
+        return value.type().name(), value.plain_value()
 
     whole = {"object": obj, "oldObject": deployment()}
     projected = {name: project(value, tree(paths(expression, name))) for name, value in whole.items()}
@@ -117,6 +119,15 @@ def test_digests_tell_contents_apart() -> None:
     assert digest({"object": deployment()}) == digest({"object": deployment()})
     assert digest({"object": deployment()}) != digest({"object": deployment("web:v2")})
     assert digest({"object": {"a": "1"}}) != digest({"object": {"a": 1}})
+    assert digest({"object": {"a": None}}) != digest({"object": {}})
+
+
+def test_an_encoding_is_what_the_worker_reads_and_says_what_json_cannot_as_text() -> None:
+    when = datetime.datetime(2026, 12, 3, 8, 0, tzinfo=datetime.UTC)
+    assert (
+        encode({"object": {"a": [1, "x\n"], "t": when}})
+        == b'{"object":{"a":[1,"x\\n"],"t":"2026-12-03 08:00:00+00:00"}}'
+    )
 
 
 def test_verdicts_remember_the_last_ones_used() -> None:

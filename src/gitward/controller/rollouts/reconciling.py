@@ -60,7 +60,7 @@ class RolloutController:
         self.rollouts = Informer(client, ro.API_VERSION, "Rollout", namespace=namespace)
         self.templates = Informer(client, ro.API_VERSION, "AnalysisTemplate", namespace=namespace)
         self.deployments = Informer(client, "apps/v1", "Deployment", namespace=namespace, transform=_slim)
-        self.evaluator = celeval.Evaluator()
+        self.evaluator = celeval.Evaluator(declared=("result",))
         self.providers = Providers(client, self.evaluator)
         self._tasks: list[asyncio.Task[None]] = []
         self.rollouts.handlers.append(self._on_rollout)
