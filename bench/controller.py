@@ -3,14 +3,13 @@
 Used by every scenario family: each starts its own controller (a fresh process, so memory and CPU
 figures belong to that scenario), waits until it leads and its caches are synced (/readyz), and
 reads its CPU time (utime+stime of the process and of the git processes it waited for) and RSS
-(`bench.procfs`).
+(`bench.processes`).
 With `profile_dir` set, `profiling(name)` records the measured window with py-spy.
 """
 
 from __future__ import annotations
 
 import contextlib
-import os
 import shutil
 import signal
 import subprocess
@@ -21,7 +20,7 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
-from bench import procfs
+from bench import processes
 from gitward.devcluster.processes import free_port
 
 
@@ -47,7 +46,7 @@ class Gitward:
         if auth_file is not None:
             self.argv += ["--auth-file", str(auth_file)]
         self.proc: subprocess.Popen[bytes] | None = None
-        self._sampler: procfs.PeakRss | None = None
+        self._sampler: processes.PeakRss | None = None
 
     @property
     def pid(self) -> int:
@@ -67,20 +66,14 @@ class Gitward:
             time.sleep(0.1)
         else:
             raise TimeoutError(f"gitward did not become ready (leader, caches synced) in {timeout:.0f} s")
-        self._sampler = procfs.PeakRss(self.pid, "gitward").start()
+        self._sampler = processes.PeakRss(self.pid, "gitward").start()
         return self
 
     def stop(self) -> None:
         if self._sampler is not None:
             self._sampler.stop()
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(30)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait()
+        if self.proc is not None:
+            processes.terminate(self.proc)
 
     def http(self, path: str, data: bytes | None = None, headers: dict[str, str] | None = None) -> tuple[int, str]:
         request = urllib.request.Request(f"http://127.0.0.1:{self.port}{path}", data=data, headers=headers or {})
@@ -94,16 +87,16 @@ class Gitward:
 
     # ------------------------------------------------------------------ /proc
 
-    def cpu(self) -> procfs.CpuTimes:
-        return procfs.cpu_times(self.pid)
+    def cpu(self) -> processes.CpuTimes:
+        return processes.cpu_times(self.pid)
 
     def rss(self) -> int:
         """Resident memory now, in bytes."""
-        return procfs.rss(self.pid)
+        return processes.rss(self.pid)
 
     def peak_rss(self) -> int:
         """The highest resident memory seen since start (the kernel's VmHWM, or what the sampler saw)."""
-        return max(procfs.high_water(self.pid), self._sampler.peak if self._sampler is not None else 0)
+        return max(processes.high_water(self.pid), self._sampler.peak if self._sampler is not None else 0)
 
     # ------------------------------------------------------------------ profiles
 

@@ -5,7 +5,7 @@ Used by `bench.peers.flux_scenarios` (the measurements). `Controllers` starts th
 (`bench.flux.build`) against the bench's control plane (KUBECONFIG), with source-controller's artifact
 storage served on a free loopback port (`--storage-addr`, advertised as the same address to
 kustomize-controller), health and metrics on free loopback ports, no leader election, no events
-receiver; it reads their CPU time and memory from /proc with `bench.procfs`, as `bench.controller` does
+receiver; it reads their CPU time and memory from /proc with `bench.processes`, as `bench.controller` does
 for gitward.
 `install_crds` applies the CRDs of the two modules (`config/crd/bases`, from the Go module cache).
 """
@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import signal
 import subprocess
 import time
 from collections.abc import Callable
@@ -24,7 +23,7 @@ from typing import Any
 
 import httpx2
 
-from bench import kubectl, procfs
+from bench import kubectl, processes
 from bench.flux import build
 from gitward.devcluster.processes import free_port
 
@@ -166,7 +165,7 @@ class Process:
     health_port: int
     log: Path
     proc: subprocess.Popen[bytes] | None = None
-    sampler: procfs.PeakRss | None = None
+    sampler: processes.PeakRss | None = None
 
     @property
     def pid(self) -> int:
@@ -175,10 +174,10 @@ class Process:
 
     def cpu(self) -> float:
         """Seconds of CPU (user + system) of the process so far."""
-        return procfs.cpu_times(self.pid).own
+        return processes.cpu_times(self.pid).own
 
     def rss(self) -> int:
-        return procfs.rss(self.pid)
+        return processes.rss(self.pid)
 
     @property
     def peak_rss(self) -> int:
@@ -235,7 +234,7 @@ class Controllers:
             self.stop()
             raise
         for process in self.processes:
-            process.sampler = procfs.PeakRss(process.pid, f"flux {process.name}").start()
+            process.sampler = processes.PeakRss(process.pid, f"flux {process.name}").start()
 
     def _wait_ready(self, process: Process, deadline: float) -> None:
         assert process.proc is not None
@@ -252,14 +251,8 @@ class Controllers:
         for process in self.processes:
             if process.sampler is not None:
                 process.sampler.stop()
-            if process.proc is None or process.proc.poll() is not None:
-                continue
-            process.proc.send_signal(signal.SIGTERM)
-            try:
-                process.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.proc.pid, signal.SIGKILL)
-                process.proc.wait()
+            if process.proc is not None:
+                processes.terminate(process.proc)
 
     def cpu(self) -> float:
         """CPU seconds of both controllers together."""

@@ -1,23 +1,27 @@
-"""CPU time and resident memory of a process, read from /proc, and a thread that keeps its peak.
+"""The controller processes the bench measures: CPU time and resident memory read from /proc, a thread
+that keeps the peak, and stopping them.
 
 Used by `bench.controller` (the `gitward run` process) and `bench.peers.flux` (Flux's two
-controllers), so that gitward's column and its peers' are measured the same way:
+controllers), so that gitward's column and its peers' are measured and stopped the same way:
 
     cpu_times(pid) -> CpuTimes   utime+stime of the process, cutime+cstime of the children it waited for
     rss(pid)                     resident memory now, in bytes (statm)
     high_water(pid)              the kernel's peak resident memory (VmHWM), in bytes; 0 when not given
     PeakRss(pid, name)           a daemon thread sampling rss(pid) every 0.5 s until stop(); `peak`
+    terminate(proc)              SIGTERM, then SIGKILL to its process group if it is still there after 30 s
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import signal
+import subprocess
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["CLOCK_TICKS", "PAGE", "CpuTimes", "PeakRss", "cpu_times", "high_water", "parse_stat", "rss"]
+__all__ = ["CLOCK_TICKS", "PAGE", "CpuTimes", "PeakRss", "cpu_times", "high_water", "parse_stat", "rss", "terminate"]
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 PAGE = os.sysconf("SC_PAGE_SIZE")
@@ -78,3 +82,16 @@ class PeakRss:
         while not self._stopping.wait(self.every):
             with contextlib.suppress(OSError):
                 self.peak = max(self.peak, rss(self.pid))
+
+
+def terminate(proc: subprocess.Popen[bytes], grace: float = 30.0) -> None:
+    """Stop `proc` (started with start_new_session) if it still runs: SIGTERM, and after `grace`
+    seconds SIGKILL to its whole process group."""
+    if proc.poll() is not None:
+        return
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(grace)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
