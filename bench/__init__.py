@@ -14,6 +14,7 @@ tests: CI does not run them.
     apiserver     the admin HTTP client: request counts from the API server's /metrics, the floors
     watching      watch streams in a thread, to time events without polling
     controller    `gitward run` as a process: readiness, CPU and RSS from /proc, optional py-spy
+    processes     CPU time and RSS from /proc, the peak sampler, stopping (gitward and its peers)
     workloads     manifests and Git repositories the scenarios deploy
     kubectl       the `kubectl apply --server-side` baseline
     report        result rows, the table, the JSON file, the docs' table (`python -m bench.report docs`)

@@ -2,40 +2,26 @@
 
 Used by every scenario family: each starts its own controller (a fresh process, so memory and CPU
 figures belong to that scenario), waits until it leads and its caches are synced (/readyz), and
-reads its CPU time (utime+stime of the process and of the git processes it waited for) and RSS.
+reads its CPU time (utime+stime of the process and of the git processes it waited for) and RSS
+(`bench.processes`).
 With `profile_dir` set, `profiling(name)` records the measured window with py-spy.
 """
 
 from __future__ import annotations
 
 import contextlib
-import os
 import shutil
 import signal
 import subprocess
 import sys
-import threading
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
+from bench import processes
 from gitward.devcluster.processes import free_port
-
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
-PAGE = os.sysconf("SC_PAGE_SIZE")
-
-
-@dataclass(frozen=True)
-class CpuTimes:
-    own: float  # seconds of CPU of the gitward process itself
-    children: float  # git and other subprocesses it waited for
-
-    @property
-    def total(self) -> float:
-        return self.own + self.children
 
 
 class Gitward:
@@ -60,9 +46,7 @@ class Gitward:
         if auth_file is not None:
             self.argv += ["--auth-file", str(auth_file)]
         self.proc: subprocess.Popen[bytes] | None = None
-        self._peak_rss = 0
-        self._sampler: threading.Thread | None = None
-        self._stopping = threading.Event()
+        self._sampler: processes.PeakRss | None = None
 
     @property
     def pid(self) -> int:
@@ -82,20 +66,14 @@ class Gitward:
             time.sleep(0.1)
         else:
             raise TimeoutError(f"gitward did not become ready (leader, caches synced) in {timeout:.0f} s")
-        self._sampler = threading.Thread(target=self._sample_rss, name="rss sampler", daemon=True)
-        self._sampler.start()
+        self._sampler = processes.PeakRss(self.pid, "gitward").start()
         return self
 
     def stop(self) -> None:
-        self._stopping.set()
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(30)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait()
+        if self._sampler is not None:
+            self._sampler.stop()
+        if self.proc is not None:
+            processes.terminate(self.proc)
 
     def http(self, path: str, data: bytes | None = None, headers: dict[str, str] | None = None) -> tuple[int, str]:
         request = urllib.request.Request(f"http://127.0.0.1:{self.port}{path}", data=data, headers=headers or {})
@@ -109,26 +87,16 @@ class Gitward:
 
     # ------------------------------------------------------------------ /proc
 
-    def cpu(self) -> CpuTimes:
-        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        utime, stime, cutime, cstime = (int(v) for v in fields[11:15])
-        return CpuTimes((utime + stime) / CLOCK_TICKS, (cutime + cstime) / CLOCK_TICKS)
+    def cpu(self) -> processes.CpuTimes:
+        return processes.cpu_times(self.pid)
 
     def rss(self) -> int:
         """Resident memory now, in bytes."""
-        return int(Path(f"/proc/{self.pid}/statm").read_text().split()[1]) * PAGE
+        return processes.rss(self.pid)
 
     def peak_rss(self) -> int:
-        """The highest resident memory seen since start (the kernel's VmHWM)."""
-        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return max(int(line.split()[1]) * 1024, self._peak_rss)
-        return self._peak_rss
-
-    def _sample_rss(self) -> None:
-        while not self._stopping.wait(0.5):
-            with contextlib.suppress(OSError):
-                self._peak_rss = max(self._peak_rss, self.rss())
+        """The highest resident memory seen since start (the kernel's VmHWM, or what the sampler saw)."""
+        return max(processes.high_water(self.pid), self._sampler.peak if self._sampler is not None else 0)
 
     # ------------------------------------------------------------------ profiles
 

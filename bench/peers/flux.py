@@ -5,7 +5,8 @@ Used by `bench.peers.flux_scenarios` (the measurements). `Controllers` starts th
 (`bench.flux.build`) against the bench's control plane (KUBECONFIG), with source-controller's artifact
 storage served on a free loopback port (`--storage-addr`, advertised as the same address to
 kustomize-controller), health and metrics on free loopback ports, no leader election, no events
-receiver; it reads their CPU time and memory from /proc like `bench.controller` does for gitward.
+receiver; it reads their CPU time and memory from /proc with `bench.processes`, as `bench.controller` does
+for gitward.
 `install_crds` applies the CRDs of the two modules (`config/crd/bases`, from the Go module cache).
 """
 
@@ -13,9 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-import signal
 import subprocess
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -24,8 +23,7 @@ from typing import Any
 
 import httpx2
 
-from bench import kubectl
-from bench.controller import CLOCK_TICKS, PAGE
+from bench import kubectl, processes
 from bench.flux import build
 from gitward.devcluster.processes import free_port
 
@@ -167,7 +165,7 @@ class Process:
     health_port: int
     log: Path
     proc: subprocess.Popen[bytes] | None = None
-    peak_rss: int = 0
+    sampler: processes.PeakRss | None = None
 
     @property
     def pid(self) -> int:
@@ -176,11 +174,15 @@ class Process:
 
     def cpu(self) -> float:
         """Seconds of CPU (user + system) of the process so far."""
-        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+        return processes.cpu_times(self.pid).own
 
     def rss(self) -> int:
-        return int(Path(f"/proc/{self.pid}/statm").read_text().split()[1]) * PAGE
+        return processes.rss(self.pid)
+
+    @property
+    def peak_rss(self) -> int:
+        """The highest resident memory the sampler saw since the controllers were ready."""
+        return self.sampler.peak if self.sampler is not None else 0
 
 
 @dataclass
@@ -191,7 +193,6 @@ class Controllers:
     kubeconfig: str
     workdir: Path
     processes: list[Process] = field(default_factory=list)
-    _stopping: threading.Event = field(default_factory=threading.Event)
 
     def __enter__(self) -> Controllers:
         self.start()
@@ -232,7 +233,8 @@ class Controllers:
         except BaseException:  # __exit__ will not run: stop the one that did start
             self.stop()
             raise
-        threading.Thread(target=self._sample_rss, name="flux rss sampler", daemon=True).start()
+        for process in self.processes:
+            process.sampler = processes.PeakRss(process.pid, f"flux {process.name}").start()
 
     def _wait_ready(self, process: Process, deadline: float) -> None:
         assert process.proc is not None
@@ -246,16 +248,11 @@ class Controllers:
         raise TimeoutError(f"{process.name} not ready; see {process.log}")
 
     def stop(self) -> None:
-        self._stopping.set()
         for process in self.processes:
-            if process.proc is None or process.proc.poll() is not None:
-                continue
-            process.proc.send_signal(signal.SIGTERM)
-            try:
-                process.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.proc.pid, signal.SIGKILL)
-                process.proc.wait()
+            if process.sampler is not None:
+                process.sampler.stop()
+            if process.proc is not None:
+                processes.terminate(process.proc)
 
     def cpu(self) -> float:
         """CPU seconds of both controllers together."""
@@ -267,9 +264,3 @@ class Controllers:
 
     def peak_rss(self) -> int:
         return sum(p.peak_rss for p in self.processes)
-
-    def _sample_rss(self) -> None:
-        while not self._stopping.wait(0.5):
-            for process in self.processes:
-                with contextlib.suppress(OSError, AssertionError):
-                    process.peak_rss = max(process.peak_rss, process.rss())

@@ -32,7 +32,7 @@ from bench.flux import build
 from bench.peers import flux
 from bench.peers.flux import Controllers, collection
 from bench.report import Row, median, seconds
-from bench.scenarios.common import data_is
+from bench.scenarios.common import data_is, idle_window, time_fleet
 from bench.watching import Watch
 from bench.workloads import GitRepo, configmap, configmap_files, dump, fleet_files
 
@@ -282,15 +282,16 @@ def fleet(run: Run, numbers: set[int]) -> None:
     repo.commit(fleet_files(count), f"{count} applications")
     destination = run.namespace("flux-fleet")
     names = {f"app-{i:04d}" for i in range(count)}
-    ready = run.kustomizations.track(flux.applied(repo.sha), names)
     env.git.reset()
     say(f"Flux scenario 6: a GitRepository and {count} Kustomizations")
-    started = time.monotonic()
-    run.create(flux.git_repository("fleet", NAMESPACE, repo.url, interval=interval))
-    for name in sorted(names):
-        run.create(flux.kustomization(name, NAMESPACE, "fleet", f"apps/{name}", destination, interval=interval))
-    created = time.monotonic() - started
-    done = run.kustomizations.wait(ready, count, timeout=900) - started
+
+    def create() -> None:
+        run.create(flux.git_repository("fleet", NAMESPACE, repo.url, interval=interval))
+        for name in sorted(names):
+            run.create(flux.kustomization(name, NAMESPACE, "fleet", f"apps/{name}", destination, interval=interval))
+
+    times = time_fleet(run.kustomizations, flux.applied(repo.sha), names, create, timeout=900)
+    created, done = times.created, times.done
     fetches = env.git.fetches("flux-fleet.git")
     if 6 in numbers:
         run.results[6] = Result(
@@ -307,12 +308,7 @@ def _idle(run: Run, count: int, interval: str, window: float) -> Result:
     say(f"Flux scenario 7: the fleet idle for {window:.0f} s (interval {interval})")
     controllers = run.controllers
     cpu_before, rss_before = controllers.cpu(), controllers.rss()
-    peak = rss_before
-    started = time.monotonic()
-    while (left := window - (time.monotonic() - started)) > 0:
-        time.sleep(min(left, 0.5))
-        peak = max(peak, controllers.rss())
-    elapsed = time.monotonic() - started
+    elapsed, peak = idle_window(controllers.rss, rss_before, window)
     cpu = controllers.cpu() - cpu_before
     share = cpu / elapsed
     return Result(

@@ -11,12 +11,11 @@
 from __future__ import annotations
 
 import re
-import time
 
 from bench.controller import Gitward, megabytes
 from bench.environment import Environment, apps_path, say
 from bench.report import Row, failed_row, seconds
-from bench.scenarios.common import synced_and_healthy
+from bench.scenarios.common import idle_window, synced_and_healthy, time_fleet
 from bench.watching import Watch
 from bench.workloads import application, fleet_files
 
@@ -51,15 +50,16 @@ def run(env: Environment, only: set[int]) -> list[Row]:
 
 def from_nothing(env: Environment, gitward: Gitward, apps: Watch, url: str, sha: str, count: int, interval: str) -> Row:
     names = {f"app-{i:04d}" for i in range(count)}
-    ready = apps.track(synced_and_healthy(sha), names)
     env.git.reset()
     say(f"scenario 6: creating {count} Applications")
-    started = time.monotonic()
-    for name in sorted(names):
-        manifest = application(name, APP_NAMESPACE, url, f"apps/{name}", DESTINATION, interval=interval)
-        env.kube.create(apps_path(APP_NAMESPACE), manifest)
-    created = time.monotonic() - started
-    done = apps.wait(ready, count, timeout=900) - started
+
+    def create() -> None:
+        for name in sorted(names):
+            manifest = application(name, APP_NAMESPACE, url, f"apps/{name}", DESTINATION, interval=interval)
+            env.kube.create(apps_path(APP_NAMESPACE), manifest)
+
+    times = time_fleet(apps, synced_and_healthy(sha), names, create, timeout=900)
+    created, done = times.created, times.done
     fetches, listings = env.git.fetches("fleet.git"), env.git.count(repo="fleet.git", command="ls-refs")
     peak = gitward.peak_rss()
     return Row(
@@ -82,12 +82,7 @@ def idle(env: Environment, gitward: Gitward, count: int, interval: str, window: 
     say(f"scenario 7: the fleet idle for {window:.0f} s (interval {interval})")
     reconciles_before = _reconciles(gitward)
     cpu_before, rss_before = gitward.cpu(), gitward.rss()
-    peak = rss_before
-    started = time.monotonic()
-    while (left := window - (time.monotonic() - started)) > 0:
-        time.sleep(min(left, 0.5))
-        peak = max(peak, gitward.rss())
-    elapsed = time.monotonic() - started
+    elapsed, peak = idle_window(gitward.rss, rss_before, window)
     cpu = gitward.cpu()
     own, children = cpu.own - cpu_before.own, cpu.children - cpu_before.children
     share = (own + children) / elapsed

@@ -14,66 +14,43 @@ import pytest
 from tests.support import apps
 from tests.support.fixtures import MakeRepo, StartHttp
 from tests.support.gitserver import BasicAuth, SshGitServer
-from tests.support.images import DEPLOYMENT, GIT_PASSWORD, GIT_USER, b64, git_secret, image_objects, status_of
-from tests.support.registry import push_dir, registry, secret
+from tests.support.images import GIT_PASSWORD, GIT_USER, ImageBed, image_bed, push_update
+from tests.support.registry import registry
 
-from gitward.controller.images import gitwork
-from gitward.controller.manager import Controller
 from gitward.core.errors import SourceError
-from gitward.kube.client import KubeClient
-from gitward.sourcing import Credentials, invocations, urls
+from gitward.sourcing import Credentials
 from gitward.testing.gitrepos import run_git
-from gitward.testing.registries import Registry
 
-__all__ = ["registry"]  # fixture
+__all__ = ["image_bed", "registry"]  # fixtures
 
 
-async def test_a_new_tag_is_committed_pushed_and_deployed(
-    kube: KubeClient,
-    namespace: str,
-    controller: Controller,
-    registry: Registry,
-    make_repo: MakeRepo,
-    start_git_http_server: StartHttp,
-) -> None:
-    image = f"{registry.host}/{namespace}/web"
-    for tag in ("1.0.0", "2.0.0-rc.1", "latest"):
-        push_dir(registry, f"{namespace}/web:{tag}", {"tag.txt": tag})
-    server = start_git_http_server(BasicAuth(GIT_USER, GIT_PASSWORD))
+async def test_a_new_tag_is_committed_pushed_and_deployed(image_bed: ImageBed, make_repo: MakeRepo) -> None:
+    bed, image = image_bed, image_bed.image
+    bed.push_tags("1.0.0", "2.0.0-rc.1", "latest")
     repo = make_repo()
-    first = repo.commit({"deploy/web.yaml": DEPLOYMENT.format(image=f"{image}:1.0.0", namespace=namespace)})
-    url = server.publish(repo, "config.git")
-    await kube.create(git_secret(namespace))
-    await kube.create(secret("registry-creds", namespace, registry))
-    source = {"repoURL": url, "targetRevision": "main", "path": "deploy", "secretRef": {"name": "git-creds"}}
-    await kube.create(apps.application("web", namespace, url, source=source))
-    await apps.wait_status(kube, namespace, "web", apps.synced_at(first))
-    for obj in image_objects(namespace, image):
-        await kube.create(obj)
+    first = repo.commit({"deploy/web.yaml": bed.deployment("1.0.0")})
+    url = bed.publish(repo)
+    await bed.create_secrets()
+    await bed.deploy(url, first)
+    await bed.automate()
 
-    policy = await apps.wait_for(
-        lambda: status_of(kube, namespace, "ImagePolicy", "latestImage"), timeout=60, message="latestImage"
-    )
+    policy = await apps.wait_for(lambda: bed.status("ImagePolicy", "latestImage"), timeout=60, message="latestImage")
     assert policy == f"{image}:1.0.0"  # not the pre-release, not "latest"
 
-    push_dir(registry, f"{namespace}/web:1.1.0", {"tag.txt": "1.1.0"})
-    pushed = await apps.wait_for(
-        lambda: status_of(kube, namespace, "ImageUpdateAutomation", "lastPushCommit"), timeout=90, message="a push"
-    )
-    bare = server.root / "config.git"
+    bed.push_tags("1.1.0")
+    pushed = await bed.pushed()
+    bare = bed.bare
     assert run_git("rev-parse", "refs/heads/main", cwd=bare).strip() == pushed
     assert run_git("log", "-1", "--format=%an <%ae>", pushed, cwd=bare).strip() == "Image Bot <image-bot@example.com>"
     message = run_git("log", "-1", "--format=%B", pushed, cwd=bare)
-    assert message.startswith(f"chore: update images ({namespace}/web)")
+    assert message.startswith(f"chore: update images ({bed.namespace}/web)")
     assert f"- {image}:1.0.0 -> {image}:1.1.0" in message
     content = run_git("show", f"{pushed}:deploy/web.yaml", cwd=bare)
-    expected = DEPLOYMENT.format(image=f"{image}:1.1.0", namespace=namespace)
-    assert content.strip() == expected.strip()  # only the tag changed (run_git strips the output)
+    assert content.strip() == bed.deployment("1.1.0").strip()  # only the tag changed (run_git strips the output)
     assert run_git("rev-parse", f"{pushed}^", cwd=bare).strip() == first
 
-    status = await apps.wait_status(kube, namespace, "web", apps.synced_at(pushed), timeout=60)
-    deployment = await kube.get("apps/v1", "Deployment", "web", namespace)
-    assert deployment["spec"]["template"]["spec"]["containers"][0]["image"] == f"{image}:1.1.0"
+    status, deployed = await bed.deployed(pushed)
+    assert deployed == f"{image}:1.1.0"
     assert status["history"][-1]["author"].startswith("Image Bot")
 
 
@@ -98,12 +75,7 @@ async def test_a_concurrent_human_push_is_kept_and_the_update_reapplied(
         target.write_text(target.read_text().replace("app:1.0.0", "app:1.1.0"))
         return "update web to 1.1.0"
 
-    env = invocations.GitEnvironment()
-    try:
-        work = gitwork.GitWork(env, urls.parse(url), Credentials(username=GIT_USER, password=GIT_PASSWORD))
-        result = await gitwork.commit_and_push(work, "main", "main", gitwork.Identity("Bot", "bot@example.com"), apply)
-    finally:
-        env.close()
+    result = await push_update(url, Credentials(username=GIT_USER, password=GIT_PASSWORD), apply)
     bare = server.root / "config.git"
     assert result.attempts == 2
     assert run_git("rev-parse", "refs/heads/main", cwd=bare).strip() == result.sha
@@ -125,13 +97,8 @@ async def test_wrong_git_credentials_fail_without_showing_them(
     async def apply(tree: Path) -> str:
         return "never"
 
-    env = invocations.GitEnvironment()
-    try:
-        work = gitwork.GitWork(env, urls.parse(url), Credentials(username=GIT_USER, password="wrong-secret-99"))
-        with pytest.raises(SourceError) as caught:
-            await gitwork.commit_and_push(work, "main", "main", gitwork.Identity("Bot", "bot@example.com"), apply)
-    finally:
-        env.close()
+    with pytest.raises(SourceError) as caught:
+        await push_update(url, Credentials(username=GIT_USER, password="wrong-secret-99"), apply)
     assert "cannot clone branch main" in caught.value.message
     assert "wrong-secret-99" not in caught.value.message
 
@@ -150,51 +117,23 @@ def gpg_secret_key(home: Path, email: str) -> tuple[str, str]:
 
 
 async def test_a_signed_automation_commit_passes_head_verification(
-    kube: KubeClient,
-    namespace: str,
-    controller: Controller,
-    registry: Registry,
-    make_repo: MakeRepo,
-    start_git_http_server: StartHttp,
-    tmp_path: Path,
+    image_bed: ImageBed, make_repo: MakeRepo, tmp_path: Path
 ) -> None:
-    image = f"{registry.host}/{namespace}/web"
-    push_dir(registry, f"{namespace}/web:1.0.0", {"tag.txt": "1.0.0"})
+    bed = image_bed
+    bed.push_tags("1.0.0")
     public, secret_key = gpg_secret_key(tmp_path / "gnupg", "image-bot@example.com")
-    server = start_git_http_server(BasicAuth(GIT_USER, GIT_PASSWORD))
     repo = make_repo()
-    (repo.path / "deploy").mkdir(parents=True)
-    (repo.path / "deploy" / "web.yaml").write_text(DEPLOYMENT.format(image=f"{image}:0.9.0", namespace=namespace))
-    repo.git("add", "--all")
-    repo.git(
-        "-c", "gpg.program=gpg", "-c", "user.signingkey=image-bot@example.com", "commit", "-q", "-S", "-m", "signed",
-        GNUPGHOME=str(tmp_path / "gnupg"), GIT_AUTHOR_NAME="Human", GIT_AUTHOR_EMAIL="human@example.com",
-        GIT_COMMITTER_NAME="Human", GIT_COMMITTER_EMAIL="human@example.com",
-    )  # fmt: skip
-    first = repo.head()
-    url = server.publish(repo, "config.git")
-    for name, data in (("git-creds", {"username": GIT_USER, "password": GIT_PASSWORD}),
-                       ("trusted-keys", {"bot.asc": public}), ("signing-key", {"git.asc": secret_key})):  # fmt: skip
-        meta = {"name": name, "namespace": namespace}
-        encoded = {k: b64(v) for k, v in data.items()}
-        await kube.create({"apiVersion": "v1", "kind": "Secret", "metadata": meta, "data": encoded})
-    await kube.create(secret("registry-creds", namespace, registry))
-    source = {"repoURL": url, "targetRevision": "main", "path": "deploy", "secretRef": {"name": "git-creds"}}
-    source["verify"] = {"mode": "head", "secretRef": {"name": "trusted-keys"}}
-    await kube.create(apps.application("web", namespace, url, source=source))
-    await apps.wait_status(kube, namespace, "web", apps.synced_at(first))
+    signing = ("-c", "gpg.program=gpg", "-c", "user.signingkey=image-bot@example.com")
+    first = bed.signed_commit(repo, "0.9.0", *signing, GNUPGHOME=str(tmp_path / "gnupg"))
+    url = bed.publish(repo)
+    await bed.create_secrets({"trusted-keys": {"bot.asc": public}, "signing-key": {"git.asc": secret_key}})
+    await bed.deploy(url, first, trusted_keys="trusted-keys")
 
-    objects = image_objects(namespace, image)
-    objects[2]["spec"]["git"]["commit"]["signingKey"] = {"secretRef": {"name": "signing-key"}}
-    for obj in objects:
-        await kube.create(obj)
-    pushed = await apps.wait_for(
-        lambda: status_of(kube, namespace, "ImageUpdateAutomation", "lastPushCommit"), timeout=90, message="a push"
-    )
-    await apps.wait_status(kube, namespace, "web", apps.synced_at(pushed), timeout=60)
-    deployment = await kube.get("apps/v1", "Deployment", "web", namespace)
-    assert deployment["spec"]["template"]["spec"]["containers"][0]["image"] == f"{image}:1.0.0"
-    signature = run_git("log", "-1", "--format=%G?", pushed, cwd=server.root / "config.git",
+    await bed.automate(signing_key={"secretRef": {"name": "signing-key"}})
+    pushed = await bed.pushed()
+    _, deployed = await bed.deployed(pushed)
+    assert deployed == f"{bed.image}:1.0.0"
+    signature = run_git("log", "-1", "--format=%G?", pushed, cwd=bed.bare,
                         env={**os.environ, "GNUPGHOME": str(tmp_path / "gnupg")})  # fmt: skip
     assert signature == "G"
 
@@ -210,12 +149,7 @@ async def test_an_update_is_pushed_over_ssh(make_repo: MakeRepo, ssh_git_server:
         return "update web to 1.1.0"
 
     creds = Credentials(ssh_private_key=ssh_git_server.client_private_key, known_hosts=ssh_git_server.known_hosts)
-    env = invocations.GitEnvironment()
-    try:
-        work = gitwork.GitWork(env, urls.parse(url), creds)
-        result = await gitwork.commit_and_push(work, "main", "main", gitwork.Identity("Bot", "bot@example.com"), apply)
-    finally:
-        env.close()
+    result = await push_update(url, creds, apply)
     bare = ssh_git_server.root / "config.git"
     assert run_git("rev-parse", "refs/heads/main", cwd=bare).strip() == result.sha
     assert "app:1.1.0" in run_git("show", "HEAD:deploy/web.yaml", cwd=bare)

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from gitward.core.errors import SourceError
-from gitward.sourcing import helmrepo
+from gitward.sourcing import chartversions
 
 __all__ = [
     "DIGEST", "TAG", "Reference", "Tag", "filter_tags", "is_digest", "next_page", "parse", "pick_semver",
@@ -161,10 +161,10 @@ def pick_semver(tags: list[Tag], constraint: str) -> Tag | None:
     version (`1.0` and `1.0.0`), the longer original text wins, then the alphabetically last (stable)."""
     best: tuple[object, int, str] | None = None
     chosen: Tag | None = None
-    helmrepo.matches(constraint, "0.0.0")  # raises ValueError for an invalid range, even with no tags
+    chartversions.matches(constraint, "0.0.0")  # raises ValueError for an invalid range, even with no tags
     for tag in tags:
-        version = helmrepo.parse_version(tag.key)
-        if version is None or not helmrepo.matches(constraint, tag.key):
+        version = chartversions.parse_version(tag.key)
+        if version is None or not chartversions.matches(constraint, tag.key):
             continue
         rank = (version, len(tag.key), tag.key)
         if best is None or rank > best:

@@ -1,5 +1,5 @@
-"""Chart repositories (`gitward.sourcing.helmrepo`): versions and ranges, a hostile index, hostile
-archives, and the client against a real local HTTP server (tests.support.helmrepo)."""
+"""Chart repositories: versions and ranges and a hostile index (`gitward.sourcing.chartversions`), hostile
+archives and the client against a real local HTTP server (`gitward.sourcing.helmrepo`, tests.support.helmrepo)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,8 @@ from tests.support.helmrepo import ChartRepoServer, chart_archive
 
 from gitward.core.errors import SourceError
 from gitward.sourcing import Credentials
-from gitward.sourcing.helmrepo import ChartRepositories, ChartVersion, RepoLimits, matches, parse_index, pick, unpack
+from gitward.sourcing.chartversions import ChartVersion, RepoLimits, matches, parse_index, pick
+from gitward.sourcing.helmrepo import ChartRepositories, unpack
 
 VERSIONS = ["0.9.0", "1.0.0", "1.1.0", "1.1.5", "1.2.0-rc.1", "1.2.0", "2.0.0-beta.2", "2.0.0", "2.1.3"]
 

@@ -10,8 +10,9 @@ import pytest
 
 from gitward.core.errors import SourceError
 from gitward.sourcing import Credentials
+from gitward.sourcing.chartversions import RepoLimits, check_chart_name, parse_index
 from gitward.sourcing.credentials import authorization_header
-from gitward.sourcing.helmrepo import ChartRepositories, RepoLimits, check_chart_name, parse_index
+from gitward.sourcing.helmrepo import ChartRepositories
 from gitward.sourcing.invocations import GitEnvironment
 from gitward.sourcing.refs import check_revision
 from gitward.sourcing.urls import parse
