@@ -88,6 +88,19 @@ def test_git_settings_override_the_application() -> None:
     assert plan.author == updating.gitwork.Identity("Bot", "bot@example.com")
 
 
+def test_the_applications_credentials_never_go_to_another_repository() -> None:
+    elsewhere = specs.AutomationSpec.model_validate(
+        {"sourceRef": {"name": "web"}, "git": {"repoURL": "https://attacker.example/org/config.git"}}
+    )
+    plan = updating.Plan("ns/auto", elsewhere, app("https://git.example/org/config.git", "release", "git-creds"))
+    assert (plan.repo_url, plan.secret_name, plan.checkout) == ("https://attacker.example/org/config.git", "", "main")
+    same = specs.AutomationSpec.model_validate(
+        {"sourceRef": {"name": "web"}, "git": {"repoURL": "ssh://git@GIT.example/org/config"}}
+    )
+    plan = updating.Plan("ns/auto", same, app("https://git.example/org/config.git", "release", "git-creds"))
+    assert (plan.secret_name, plan.checkout) == ("git-creds", "release")
+
+
 def test_a_pinned_commit_falls_back_to_main_and_oci_sources_are_refused() -> None:
     spec = specs.AutomationSpec.model_validate({"sourceRef": {"name": "web"}})
     assert updating.Plan("ns/a", spec, app("https://g/x.git", "a" * 40)).checkout == "main"

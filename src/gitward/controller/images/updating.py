@@ -42,7 +42,13 @@ class Plan:
         self.key = key
         source = ((app or {}).get("spec") or {}).get("source") or {}
         git = spec.git
-        self.repo_url = git.repo_url or str(source.get("repoURL") or "")
+        app_url = str(source.get("repoURL") or "")
+        self.repo_url = git.repo_url or app_url
+        # the Application's credentials and branch go only to the Application's own repository: never
+        # send one repository's credentials to another host named by git.repoURL
+        own = bool(app_url) and urls.normalize(self.repo_url) == urls.normalize(app_url)
+        if not own:
+            source = {}
         secret = git.secret_ref.name if git.secret_ref else str((source.get("secretRef") or {}).get("name") or "")
         self.secret_name = secret
         revision = str(source.get("targetRevision") or "")
