@@ -1,13 +1,21 @@
 """The Application's deployment history (`status.history`): who deployed which revision, when.
 
 Called by the controller after a sync that changed the cluster (or failed). Pure: bounded by
-`revisionHistoryLimit`, ids increase monotonically so rollbacks can name an entry.
+`revisionHistoryLimit` and by MAX_BYTES (commit authors and messages come from the repository: a
+thousand entries of hostile ones must not push the Application past what etcd stores), ids
+increase monotonically so rollbacks can name an entry.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass
 from typing import Any
+
+MAX_BYTES = 128 * 1024
+"""Most bytes of `status.history` as JSON: past it the oldest entries go, whatever the limit."""
+MAX_AUTHOR = 256
+MAX_MESSAGE = 1024
 
 
 @dataclass(frozen=True)
@@ -26,8 +34,8 @@ class Deployment:
         return {
             "id": entry_id,
             "revision": d["revision"],
-            "author": d["author"],
-            "message": d["message"][:1024],
+            "author": d["author"][:MAX_AUTHOR],
+            "message": d["message"][:MAX_MESSAGE],
             "committedAt": d["committed_at"],
             "deployedAt": d["deployed_at"],
             "initiatedBy": d["initiated_by"],
@@ -37,11 +45,18 @@ class Deployment:
 
 
 def append(history: Any, entry: Deployment, limit: int) -> list[dict[str, Any]]:
-    """`history` with `entry` added last, trimmed to the newest `limit` entries (at least one)."""
+    """`history` with `entry` added last, trimmed to the newest `limit` entries (at least one) and
+    to MAX_BYTES."""
     old = [h for h in history if isinstance(h, dict)] if isinstance(history, list) else []
     next_id = max((int(h.get("id") or 0) for h in old), default=0) + 1
-    entries = [*old, entry.as_status(next_id)]
-    return entries[-max(limit, 1) :]
+    entries = [*old, entry.as_status(next_id)][-max(limit, 1) :]
+    sizes = [len(json.dumps(e, ensure_ascii=False).encode()) + 1 for e in entries]
+    total = sum(sizes)
+    first = 0
+    while total > MAX_BYTES and first < len(entries) - 1:
+        total -= sizes[first]
+        first += 1
+    return entries[first:]
 
 
 def find(history: Any, entry_id: int) -> dict[str, Any] | None:

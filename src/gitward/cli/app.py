@@ -26,6 +26,7 @@ from gitward.cli import app_sessions as sessions
 from gitward.cli import app_views as views
 from gitward.cli import app_waiting as waiting
 from gitward.cli import diff as diffs
+from gitward.cli import terminal
 from gitward.controller import operations
 from gitward.core import applications as apps
 from gitward.core import identifiers, redaction
@@ -50,9 +51,9 @@ def _session(kubeconfig: str | None, context: str | None, namespace: str) -> ses
 
 def _out() -> Console:
     """stdout; tables are not squeezed to 80 columns when it is not a terminal."""
-    console = Console(highlight=False)
+    console = terminal.console(highlight=False)
     if not console.is_terminal:
-        console = Console(highlight=False, width=4096)
+        console = terminal.console(highlight=False, width=4096)
     return console
 
 

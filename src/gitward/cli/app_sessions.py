@@ -17,6 +17,7 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
+from gitward.cli import terminal
 from gitward.core import applications as apps
 from gitward.core import logging as gwlogging
 from gitward.core.errors import GitwardError
@@ -55,7 +56,7 @@ class CliError(Exception):
 
 
 def stderr() -> Console:
-    return Console(stderr=True, highlight=False, soft_wrap=True)
+    return terminal.console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def fail(message: str, code: int = 1) -> NoReturn:

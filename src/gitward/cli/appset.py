@@ -14,12 +14,13 @@ import sys
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console, Group, RenderableType
+from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
 from gitward.cli import app_sessions as sessions
 from gitward.cli import app_views as views
+from gitward.cli import terminal
 from gitward.core import applications as apps
 from gitward.core import applicationsets as sets
 from gitward.core.manifests import Manifest
@@ -36,11 +37,11 @@ STYLES = {"True": "green", "False": "red", "Synced": "green", "OutOfSync": "yell
 
 def _print(renderable: RenderableType) -> None:
     """To stdout, wide and without trailing padding when it is not a terminal (as `gitward app`)."""
-    console = Console(highlight=False)
+    console = terminal.console(highlight=False)
     if console.is_terminal:
         console.print(renderable)
         return
-    console = Console(highlight=False, width=4096)
+    console = terminal.console(highlight=False, width=4096)
     with console.capture() as captured:
         console.print(renderable)
     sys.stdout.write("".join(line.rstrip() + "\n" for line in captured.get().splitlines()))

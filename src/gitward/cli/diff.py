@@ -33,6 +33,7 @@ from rich.text import Text
 
 from gitward import rendering
 from gitward.cli import app_sessions as sessions
+from gitward.cli import terminal
 from gitward.controller import capabilities, inputs
 from gitward.core import applications as apps
 from gitward.core import redaction
@@ -264,7 +265,7 @@ def _colored(text: str) -> Text:
 
 
 def consoles() -> tuple[Console, Console]:
-    return Console(highlight=False, soft_wrap=True), sessions.stderr()
+    return terminal.console(highlight=False, soft_wrap=True), sessions.stderr()
 
 
 # ------------------------------------------------------------------ `gitward diff DIR --app NAME`

@@ -12,12 +12,13 @@ import sys
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console, Group
+from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
 from gitward.cli import app_sessions as sessions
 from gitward.cli import app_views as views
+from gitward.cli import terminal
 from gitward.controller.rollouts import operations
 from gitward.core import rollouts as ro
 from gitward.core.manifests import Manifest
@@ -33,7 +34,7 @@ Namespace = Annotated[str, typer.Option("--namespace", "-n", help="The Rollout's
 
 
 def _print(renderable: Any) -> None:
-    console = Console(highlight=False, width=None if sys.stdout.isatty() else 4096)
+    console = terminal.console(highlight=False, width=None if sys.stdout.isatty() else 4096)
     with console.capture() as captured:
         console.print(renderable)
     sys.stdout.write("".join(line.rstrip() + "\n" for line in captured.get().splitlines()))

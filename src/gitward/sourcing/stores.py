@@ -17,6 +17,11 @@ from gitward.sourcing.urls import RepoURL
 
 __all__ = ["RepoHandle", "Revision", "Store", "digest", "tree_stats"]
 
+MAX_AUTHOR = 256
+"""Characters of a commit's author name or e-mail kept."""
+MAX_MESSAGE = 8192
+"""Characters of a commit message kept (the status shows the first 1,024)."""
+
 
 @dataclass(frozen=True)
 class Revision:
@@ -28,6 +33,12 @@ class Revision:
     message: str
     committed_at: str
     ref: str
+
+    def __post_init__(self) -> None:
+        # the repository wrote these: bounded once here, for the status, events and notifications
+        object.__setattr__(self, "author", self.author[:MAX_AUTHOR])
+        object.__setattr__(self, "author_email", self.author_email[:MAX_AUTHOR])
+        object.__setattr__(self, "message", self.message[:MAX_MESSAGE])
 
 
 @dataclass

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from gitward.appstatus import conditions, history
 
 
@@ -32,3 +34,18 @@ def test_history_is_bounded_with_increasing_ids() -> None:
     assert history.find(entries, 4)["revision"] == "sha3"  # type: ignore[index]
     assert history.find(entries, 1) is None
     assert history.append(None, entry, limit=0)[0]["id"] == 1
+
+
+def test_history_of_hostile_commits_stays_small_whatever_the_limit() -> None:
+    entries: list[dict[str, object]] = []
+    huge = "𝔛" * 100_000  # four bytes each in UTF-8
+    for n in range(1000):
+        entry = history.Deployment(f"{n:040x}", huge, huge, "c", f"d{n}", "automated", "Succeeded")
+        entries = history.append(entries, entry, limit=1000)
+    size = len(json.dumps(entries, ensure_ascii=False).encode())
+    assert size <= history.MAX_BYTES
+    assert entries[-1]["id"] == 1000 and len(entries) > 1  # the newest kept, and more than one
+    assert len(str(entries[-1]["author"])) == history.MAX_AUTHOR
+    assert len(str(entries[-1]["message"])) == history.MAX_MESSAGE
+    alone = history.append([], history.Deployment("x", "a", "m" * 10**6, "c", "d", "manual", "Failed"), 10)
+    assert len(alone) == 1
