@@ -205,6 +205,19 @@ def test_the_secrets_address_overrides_the_spec_for_webhooks() -> None:
     assert body["attachments"][0]["text"] == "successfully synced (2 configured)"
 
 
+def test_a_slack_message_written_by_a_repository_never_pings_or_links() -> None:
+    creds = payloads.Credentials(address="https://hooks.slack.com/services/T0/B0/secret")
+    hostile = "render failed: <!channel> see <https://evil.example|the fix> & more"
+    request = payloads.build(provider("slack"), creds, notice(message=hostile), summary="<@U123> <!here>")
+    assert request is not None
+    body = json.loads(request.body)
+    text = json.dumps(body)
+    assert "<!channel>" not in text and "<https://evil" not in text and "<@U123>" not in text and "<!here>" not in text
+    assert body["attachments"][0]["text"] == (
+        "render failed: &lt;!channel&gt; see &lt;https://evil.example|the fix&gt; &amp; more"
+    )
+
+
 def test_msteams_posts_a_message_card() -> None:
     request = payloads.build(provider("msteams"), payloads.Credentials(), notice())
     assert request is not None

@@ -169,20 +169,26 @@ def _title(notice: Notice) -> str:
     return f"{notice.kind} {notice.namespace}/{notice.name}: {notice.reason}"
 
 
+def slack_text(text: str) -> str:
+    """`text` as Slack shows it literally: `&`, `<` and `>` escaped as Slack documents, so that a
+    message written by a repository (`<!channel>`, `<https://…|click>`) never pings or links."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def slack_body(spec: ProviderSpec, notice: Notice, summary: str = "") -> dict[str, Any]:
     """Slack's incoming webhook message: `text` (also the notification's fallback) and one attachment."""
     fields = [{"title": "severity", "value": notice.severity, "short": True}]
     if notice.revision:
-        fields.append({"title": "revision", "value": notice.revision, "short": True})
+        fields.append({"title": "revision", "value": slack_text(notice.revision), "short": True})
     if summary:
-        fields.append({"title": "summary", "value": summary, "short": False})
+        fields.append({"title": "summary", "value": slack_text(summary), "short": False})
     body: dict[str, Any] = {
-        "text": _title(notice),
+        "text": slack_text(_title(notice)),
         "attachments": [
             {
                 "color": "danger" if notice.severity == "error" else "good",
-                "title": _title(notice),
-                "text": notice.message,
+                "title": slack_text(_title(notice)),
+                "text": slack_text(notice.message),
                 "fields": fields,
                 "footer": "gitward",
                 "mrkdwn_in": [],
