@@ -160,7 +160,12 @@ class Registries:
     async def _list_tags(self, ref: Reference, creds: Credentials | None, insecure: bool) -> list[str]:
         found: list[str] = []
         path: str | None = f"/v2/{ref.repository}/tags/list?n={self.page_size}"
+        seen: set[str] = set()
         while path is not None:
+            if path in seen or len(seen) >= self.limits.max_tag_pages:
+                what = "links a page it already sent" if path in seen else f"sent more than {len(seen)} pages"
+                raise SourceError(f"{ref.name}: the registry's tag list {what}", reason="TooLarge")
+            seen.add(path)
             body, headers = await self._get(ref, path, creds, insecure, self.limits.max_manifest_bytes, "")
             self.tag_pages += 1
             try:

@@ -38,6 +38,8 @@ class LayerLimits:
     max_files: int = 50_000
     max_file_bytes: int = 64 * MiB
     max_tags: int = 10_000
+    max_tag_pages: int = 1_000
+    """Pages of one tag list: a registry that links page after empty page is not followed for ever."""
     timeout_seconds: float = 30.0
 
 
