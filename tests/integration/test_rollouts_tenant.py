@@ -9,6 +9,7 @@ Everything runs on the real API server with real RBAC; the node simulator comple
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -216,3 +217,24 @@ async def test_a_forged_tracking_id_is_refused_and_never_acts_as_the_controller(
         await apps.wait_for(lambda: _selector_is(kube, namespace, PRIMARY), message="Service web to the primary")
     finally:
         await kube.delete("v1", "Namespace", other)
+
+
+async def test_in_tenant_mode_an_untracked_rollout_acts_as_the_default_service_account(
+    kube: KubeClient, namespace: str, crds: None, tmp_path: Path
+) -> None:
+    """`--default-service-account`: a Rollout nobody's Application deployed (created directly, or
+    stripped of its tracking id) gets that ServiceAccount of its namespace, never the controller."""
+    await _tenant(kube, namespace, jobs=READ, deployments=["web"])
+    await kube.create(r.deployment("web", namespace, "v1"))
+    await kube.create(r.service("web", namespace, "web"))
+    await kube.create(r.rollout("web", namespace, {"canary": {"steps": STEPS}}))
+    async with apps.running_controller(kube, namespace, tmp_path / "cache", default_service_account="tenant"):
+        status = await r.wait_rollout(kube, namespace, "web", r.phase("Degraded"))
+        assert status["message"].startswith("refused by RBAC: "), status["message"]
+        assert f"system:serviceaccount:{namespace}:tenant" in status["message"]
+        assert await kube.get_or_none("apps/v1", "Deployment", "web-primary", namespace) is None
+
+        await _tenant(kube, namespace, jobs=READ)  # the namespace's ServiceAccount may now do it
+        await r.wait_rollout(kube, namespace, "web", r.phase("Healthy"))
+        await apps.wait_for(lambda: _selector_is(kube, namespace, PRIMARY), message="Service web to the primary")
+    assert await _image(kube, namespace, "web-primary") == "example.invalid/web:v1"

@@ -6,7 +6,11 @@ makes every write for that Rollout (the primary, the target's replicas, the Serv
 analysis Jobs, the clean-up on deletion). The rule:
 
 - A Rollout without a `gitward.dev/tracking-id` annotation was not deployed by an Application:
-  the controller's identity, as before (and as Flagger does).
+  the controller's identity, as before (and as Flagger does) — except in tenant mode
+  (`--default-service-account`), where it is the default ServiceAccount of the Rollout's namespace,
+  the identity an Application without `serviceAccountName` gets there: otherwise removing the
+  annotation (or creating a Rollout directly, e.g. from a pod the tenant deployed) would reach the
+  controller's rights, which tenant mode promises nobody gets.
 - A tracking id is a claim that an Application deployed the Rollout, and the claim is checked,
   because anyone who can create a Rollout can write any annotation on it. It must name this very
   Rollout (`<app-ns>/<app>:gitward.dev/Rollout:<ns>/<name>`), the Application must exist, be valid,
@@ -34,7 +38,7 @@ from gitward.core import errors as core_errors
 from gitward.core import rollouts as ro
 from gitward.core.identifiers import GRAMMARS
 from gitward.core.manifests import Manifest, ObjectRef, split_api_version
-from gitward.kube.client import KubeClient
+from gitward.kube.client import Identity, KubeClient
 from gitward.planning import inventory, normalizing
 
 __all__ = ["CONTROLLER", "Actor", "resolve"]
@@ -57,6 +61,17 @@ def _refused(problem: str) -> Actor:
     return Actor(None, "", problem)
 
 
+def _untracked(client: KubeClient, impersonation: Impersonation, namespace: str) -> Actor:
+    account = impersonation.default_service_account
+    if not account:
+        return Actor(client, CONTROLLER)
+    try:
+        identity = Identity.service_account(namespace, account)
+    except ValueError as exc:  # the controller checked its flag at start; the namespace is the API server's
+        return _refused(str(exc))
+    return Actor(client.impersonating(identity), identity.user)
+
+
 def rollout_ref(rollout: Manifest) -> ObjectRef:
     meta = rollout.get("metadata") or {}
     group, _ = split_api_version(ro.API_VERSION)
@@ -68,7 +83,7 @@ async def resolve(client: KubeClient, impersonation: Impersonation, rollout: Man
     Application goes through it, and API errors other than not-found propagate (retried later)."""
     claim = ((rollout.get("metadata") or {}).get("annotations") or {}).get(apps.TRACKING_ID)
     if claim is None:
-        return Actor(client, CONTROLLER)
+        return _untracked(client, impersonation, rollout_ref(rollout).namespace)
     shown = repr(str(claim)[:MAX_SHOWN])
     owner = normalizing.parse_tracking_id(claim)
     if owner is None:
