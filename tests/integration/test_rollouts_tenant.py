@@ -237,4 +237,21 @@ async def test_in_tenant_mode_an_untracked_rollout_acts_as_the_default_service_a
         await _tenant(kube, namespace, jobs=READ)  # the namespace's ServiceAccount may now do it
         await r.wait_rollout(kube, namespace, "web", r.phase("Healthy"))
         await apps.wait_for(lambda: _selector_is(kube, namespace, PRIMARY), message="Service web to the primary")
-    assert await _image(kube, namespace, "web-primary") == "example.invalid/web:v1"
+        await apps.wait_for(lambda: _replicas_are(kube, namespace, 0), message="target scaled to 0")
+        assert await _image(kube, namespace, "web-primary") == "example.invalid/web:v1"
+
+        # the clean-up on deletion is the ServiceAccount's too: refused, it is reported, not done as the controller
+        await _tenant(kube, namespace, jobs=READ, deployments=["web-primary"])
+        await kube.delete(ro.API_VERSION, "Rollout", "web", namespace)
+        await apps.wait_for(lambda: _gone(kube, namespace), message="the Rollout's finalizer removed")
+        events = await r.events_of(kube, namespace, "web")
+        assert any(e["reason"] == "Refused" and "target not given back" in e["message"] for e in events), events
+        assert await r.replicas(kube, namespace, "web") == 0
+
+
+async def _replicas_are(kube: KubeClient, namespace: str, count: int) -> bool:
+    return await r.replicas(kube, namespace, "web") == count
+
+
+async def _gone(kube: KubeClient, namespace: str) -> bool:
+    return await kube.get_or_none(ro.API_VERSION, "Rollout", "web", namespace) is None
