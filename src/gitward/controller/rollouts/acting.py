@@ -38,38 +38,37 @@ from gitward.core import errors as core_errors
 from gitward.core import rollouts as ro
 from gitward.core.identifiers import GRAMMARS
 from gitward.core.manifests import Manifest, ObjectRef, split_api_version
+from gitward.kube import errors
 from gitward.kube.client import Identity, KubeClient
 from gitward.planning import inventory, normalizing
 
-__all__ = ["CONTROLLER", "Actor", "resolve"]
+__all__ = ["Actor", "resolve"]
 
-CONTROLLER = "the controller"
 MAX_SHOWN = 200
 """Characters of a hostile tracking id quoted in a message."""
 
 
 @dataclass(frozen=True)
 class Actor:
-    """`client` makes the Rollout's writes as `who`; None: refused, for `problem`."""
+    """`client` makes the Rollout's writes (it carries the identity); None: refused, for `problem`."""
 
     client: KubeClient | None
-    who: str
     problem: str = ""
 
 
 def _refused(problem: str) -> Actor:
-    return Actor(None, "", problem)
+    return Actor(None, problem)
 
 
 def _untracked(client: KubeClient, impersonation: Impersonation, namespace: str) -> Actor:
     account = impersonation.default_service_account
     if not account:
-        return Actor(client, CONTROLLER)
+        return Actor(client)
     try:
         identity = Identity.service_account(namespace, account)
     except ValueError as exc:  # the controller checked its flag at start; the namespace is the API server's
         return _refused(str(exc))
-    return Actor(client.impersonating(identity), identity.user)
+    return Actor(client.impersonating(identity))
 
 
 def rollout_ref(rollout: Manifest) -> ObjectRef:
@@ -95,7 +94,10 @@ async def resolve(client: KubeClient, impersonation: Impersonation, rollout: Man
     if GRAMMARS["label"].problem(app_namespace) or GRAMMARS["subdomain"].problem(app_name):
         return _refused(f"tracking-id {shown} does not name an Application")
     application = f"Application {app_namespace}/{app_name}"
-    app = await client.get_or_none(apps.API_VERSION, "Application", app_name, app_namespace)
+    try:
+        app = await client.get_or_none(apps.API_VERSION, "Application", app_name, app_namespace)
+    except errors.APIForbiddenError:  # a claim the controller cannot check is not believed
+        return _refused(f"tracking-id names {application}, which the controller may not read")
     if app is None:
         return _refused(f"tracking-id names {application}, which does not exist")
     try:
@@ -115,4 +117,4 @@ async def resolve(client: KubeClient, impersonation: Impersonation, rollout: Man
         acting = impersonation.client(spec, app_namespace, client)
     except core_errors.ValidationError as exc:
         return _refused(f"{application}: {exc.message}")
-    return Actor(acting, CONTROLLER if acting.identity is None else acting.identity.user)
+    return Actor(acting)
