@@ -120,6 +120,7 @@ class Controller:
             config.namespace,
             kube_events.Recorder(client, observer=self.notifier.submit),
             accept=lambda key: in_shard(key, config.shard),
+            default_service_account=config.default_service_account,  # tenant mode reaches Rollouts too
         )
         self._seen: dict[str, str] = {}
         self._tasks: list[asyncio.Task[None]] = []

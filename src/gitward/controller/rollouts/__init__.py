@@ -4,6 +4,7 @@ steps         the step machine (pure): spec + status + observations → next sta
 measuring     analysis bookkeeping (pure): due, record
 objects       the primary, Services and HTTPRoute rules (pure builders)
 providers     Prometheus, web and Job measurements (I/O)
+acting        whose identity the writes for a Rollout carry (its Application's, verified; I/O)
 reconciling   `RolloutController`: informers, queue, one reconcile (I/O)
 """
 

@@ -8,7 +8,9 @@ the project's bounded evaluator (`controller.celeval`) off the event loop.
 
 Jobs take longer than one reconcile: the first call creates the Job (named after the Rollout, the
 metric, the revision and the measurement number) and returns None while it runs; a later call sees
-it Complete (passed) or Failed.
+it Complete (passed) or Failed. Jobs are read and created with the client the reconcile acts with
+(`controller.rollouts.acting`: in tenant mode the Application's ServiceAccount); a refusal by RBAC
+is not a measurement and is raised (`kube.errors.APIForbiddenError`) for the caller to report.
 """
 
 from __future__ import annotations
@@ -50,12 +52,15 @@ class Providers:
     async def close(self) -> None:
         await self.http.aclose()
 
-    async def measure(self, rollout: Manifest, entry: dict[str, Any], metric: ro.Metric) -> Outcome | None:
-        """One measurement of `metric` for `entry` (None: a Job still runs)."""
+    async def measure(
+        self, rollout: Manifest, entry: dict[str, Any], metric: ro.Metric, client: KubeClient | None = None
+    ) -> Outcome | None:
+        """One measurement of `metric` for `entry` (None: a Job still runs); Jobs through `client`
+        (default: the controller's)."""
         provider = metric.provider
         try:
             if provider.job is not None:
-                return await self._job(rollout, entry, metric, provider.job)
+                return await self._job(client or self.client, rollout, entry, metric, provider.job)
             if provider.prometheus is not None:
                 value: Any = await self._prometheus(provider.prometheus)
             else:
@@ -112,7 +117,7 @@ class Providers:
         return json_path(_json(await self._get_bounded(request, float(spec.timeout_seconds))), spec.json_path)
 
     async def _job(
-        self, rollout: Manifest, entry: dict[str, Any], metric: ro.Metric, spec: ro.JobProvider
+        self, client: KubeClient, rollout: Manifest, entry: dict[str, Any], metric: ro.Metric, spec: ro.JobProvider
     ) -> Outcome | None:
         meta = rollout.get("metadata") or {}
         namespace = str(meta.get("namespace"))
@@ -122,7 +127,7 @@ class Providers:
             str(entry.get("revision")),
             int(entry.get("measurements") or 0) + int(entry.get("inconclusive") or 0),
         )
-        live = await self.client.get_or_none("batch/v1", "Job", name, namespace)
+        live = await client.get_or_none("batch/v1", "Job", name, namespace)
         if live is None:
             job_spec = dict(spec.spec)
             job_spec.setdefault("backoffLimit", 0)
@@ -139,9 +144,11 @@ class Providers:
                 "spec": job_spec,
             }
             try:
-                await self.client.create(job)
+                await client.create(job)
             except errors.APIConflictError:
                 return None
+            except errors.APIForbiddenError:
+                raise
             except errors.KubeError as exc:
                 return Outcome(None, "", f"Job/{name}: {exc.message}"[:256])
             return None

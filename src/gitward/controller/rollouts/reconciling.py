@@ -12,6 +12,13 @@ informers and work queue. One reconcile reads straight down:
    replicas, the Services, the HTTPRoute — every write a forced server-side apply by
    `gitward-rollout`, the field manager Applications leave alone.
 
+Every write for the Rollout (steps 2 and 4, and the clean-up on deletion) is made as `acting`
+decides: the identity of the Application that deployed it (in tenant mode its ServiceAccount), or
+the controller's. A forged tracking id is refused before anything else: the status says why and
+nothing else is written. A write refused by RBAC is never retried as the controller: it shows as
+phase Degraded with the API server's message (`status.refused` keeps the step machine's own phase
+and message underneath, so the rollout resumes where it was once the rights are granted).
+
 A restarted controller resumes from the status: converging is idempotent, and a promotion is
 recorded once, when the status moves to Healthy.
 """
@@ -27,9 +34,10 @@ from typing import Any
 from pydantic import ValidationError
 
 from gitward.controller import celeval, kube_events, metrics
+from gitward.controller.impersonation import Impersonation
 from gitward.controller.informers import Informer
 from gitward.controller.queueing import WorkQueue
-from gitward.controller.rollouts import measuring, objects, releasing, steps
+from gitward.controller.rollouts import acting, measuring, objects, releasing, steps
 from gitward.controller.rollouts.providers import Providers
 from gitward.core import rollouts as ro
 from gitward.core.logging import get_logger
@@ -42,7 +50,11 @@ __all__ = ["RolloutController"]
 log = get_logger(__name__)
 
 RUNNING_REQUEUE = 1.0
+REFUSED_REQUEUE = 5.0
+"""Seconds between attempts while a Rollout is refused (a claim checked again, RBAC granted later)."""
 WORKERS = 2
+REFUSED = "refused"
+"""`status.refused`: the step machine's phase and message under a refusal's Degraded."""
 
 
 class RolloutController:
@@ -52,8 +64,10 @@ class RolloutController:
         namespace: str | None,
         recorder: kube_events.Recorder,
         accept: Callable[[str], bool] = lambda key: True,
+        default_service_account: str = "",
     ) -> None:
         self.client = client
+        self.impersonation = Impersonation(default_service_account)
         self.accept = accept  # the shard filter: only this controller's Rollouts
         self.recorder = recorder
         self.queue = WorkQueue()
@@ -136,30 +150,37 @@ class RolloutController:
         rollout = await self.client.get_or_none(ro.API_VERSION, "Rollout", name, namespace)
         if rollout is None:
             return None
-        status: dict[str, Any] = dict(rollout.get("status") or {})
+        stored: dict[str, Any] = dict(rollout.get("status") or {})
+        status = _lifted(stored)
+        deleting = bool((rollout.get("metadata") or {}).get("deletionTimestamp"))
+        actor = await acting.resolve(self.client, self.impersonation, rollout, deleting=deleting)
+        if actor.client is None:
+            return await self._refuse(rollout, stored, status, f"refused to act: {actor.problem}", deleting)
         try:
             spec = ro.RolloutSpec.model_validate(rollout.get("spec") or {})
         except ValidationError as exc:
             problem = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()[:5])
-            if (rollout.get("metadata") or {}).get("deletionTimestamp"):  # nothing to give back by this spec
+            if deleting:  # nothing to give back by this spec
                 await self._drop_finalizer(rollout)
                 return None
             await self._write(
-                rollout, status, {**status, "phase": "Degraded", "message": f"invalid spec: {problem}"[:1024]}
+                rollout, stored, {**status, "phase": "Degraded", "message": f"invalid spec: {problem}"[:1024]}
             )
             return None
-        if await self._finalize(rollout, spec):
+        if await self._finalize(rollout, spec, actor):
             return None
         now = dt.datetime.now(dt.UTC)
         templates = self._templates(namespace)
         if status.get("phase") in ("Progressing", "Paused"):
-            status = await self._measure(rollout, status, templates, now)
+            status = await self._measure(rollout, status, templates, now, actor)
         target = self.deployments.get(ObjectRef("apps", "Deployment", namespace, spec.target_ref.name))
         primary = self.deployments.get(ObjectRef("apps", "Deployment", namespace, spec.primary_name))
         replicas = _primary_replicas(primary, target)
         seen = self._observe(spec, rollout, status, target, primary, replicas, templates, now)
         new, notices = steps.advance(spec, status, seen)
-        await self._write(rollout, dict(rollout.get("status") or {}), new)
+        # a refusal stays shown until a converge succeeds (no flapping between it and the step's phase)
+        shown = _refusing(new, str(stored.get("message") or "")) if REFUSED in stored else new
+        await self._write(rollout, stored, shown)
         for notice in notices:
             await self.recorder.emit(
                 rollout,
@@ -169,18 +190,41 @@ class RolloutController:
                 revision=str(new.get("canaryRevision") or ""),
                 kind="Rollout",
             )
-        metrics.set_rollout_phase(namespace, name, str(new.get("phase") or ""))
         if target is not None:
+            assert actor.client is not None
             try:
-                await self._converge(spec, rollout, new, target, primary, replicas, now)
+                await self._converge(actor.client, spec, rollout, new, target, primary, replicas, now)
             except objects.RolloutObjectError as exc:
                 await self._write(
-                    rollout, new, {**new, "phase": "Degraded", "message": f"Deployment/{spec.target_ref.name}: {exc}"}
+                    rollout, shown, {**new, "phase": "Degraded", "message": f"Deployment/{spec.target_ref.name}: {exc}"}
                 )
+                metrics.set_rollout_phase(namespace, name, "Degraded")
                 return None
+            except errors.APIForbiddenError as exc:
+                return await self._refuse(rollout, shown, new, f"refused by RBAC: {exc.message}", deleting)
+        await self._write(rollout, shown, new)  # the refusal, if any, is over
+        metrics.set_rollout_phase(namespace, name, str(new.get("phase") or ""))
         return _next_check(new, now)
 
-    async def _finalize(self, rollout: Manifest, spec: ro.RolloutSpec) -> bool:
+    async def _refuse(
+        self, rollout: Manifest, stored: dict[str, Any], underneath: dict[str, Any], message: str, deleting: bool
+    ) -> float | None:
+        """Show a refusal (phase Degraded, `message`), never acting as the controller instead; a
+        Rollout being deleted loses its finalizer with nothing given back (nobody may write for it)."""
+        meta = rollout.get("metadata") or {}
+        if deleting:
+            if releasing.FINALIZER in (meta.get("finalizers") or []):
+                await self._drop_finalizer(rollout)
+            return None
+        shown = _refusing(underneath, message[: steps.MAX_MESSAGE])
+        if shown.get("message") != stored.get("message"):
+            log.warning("rollout refused", rollout=f"{meta.get('namespace')}/{meta.get('name')}", reason=message)
+            await self.recorder.emit(rollout, "Warning", "Refused", shown["message"], kind="Rollout")
+        await self._write(rollout, stored, shown)
+        metrics.set_rollout_phase(str(meta.get("namespace")), str(meta.get("name")), "Degraded")
+        return REFUSED_REQUEUE
+
+    async def _finalize(self, rollout: Manifest, spec: ro.RolloutSpec, actor: acting.Actor) -> bool:
         """Keep the finalizer on a live Rollout; give the target back from a deleted one (True: done)."""
         meta = rollout.get("metadata") or {}
         finalizers = list(meta.get("finalizers") or [])
@@ -196,7 +240,12 @@ class RolloutController:
                 await self.client.patch(ro.API_VERSION, "Rollout", name, namespace, patch)
             return False
         if releasing.FINALIZER in finalizers:
-            await releasing.release(self.client, spec, namespace)
+            assert actor.client is not None
+            try:
+                await releasing.release(actor.client, spec, namespace)
+            except errors.APIForbiddenError as exc:  # a finalizer nobody may finish would block the namespace
+                why = f"target not given back: refused by RBAC: {exc.message}"[: steps.MAX_MESSAGE]
+                await self.recorder.emit(rollout, "Warning", "Refused", why, kind="Rollout")
             await self._drop_finalizer(rollout)
         return True
 
@@ -223,6 +272,7 @@ class RolloutController:
         status: dict[str, Any],
         templates: dict[str, ro.AnalysisTemplateSpec | str],
         now: dt.datetime,
+        actor: acting.Actor,
     ) -> dict[str, Any]:
         entries = []
         for entry in status.get("analysis") or []:
@@ -232,7 +282,12 @@ class RolloutController:
                 and entry.get("revision") == status.get("canaryRevision")
                 and measuring.due(entry, metric, now)
             ):
-                outcome = await self.providers.measure(rollout, entry, metric)
+                try:
+                    outcome = await self.providers.measure(rollout, entry, metric, actor.client)
+                except errors.APIForbiddenError as exc:  # not a measurement: the metric cannot run at all
+                    message = f"refused by RBAC: {exc.message}"[: measuring.MAX_VALUE]
+                    entry = {**entry, "phase": "Failed", "measuredAt": steps.stamp(now), "message": message}
+                    outcome = None
                 if outcome is not None:
                     entry = measuring.record(entry, metric, outcome, now)
                     metrics.ANALYSIS_RUNS.labels(_result(outcome)).inc()
@@ -286,6 +341,7 @@ class RolloutController:
 
     async def _converge(
         self,
+        client: KubeClient,
         spec: ro.RolloutSpec,
         rollout: Manifest,
         status: dict[str, Any],
@@ -298,7 +354,7 @@ class RolloutController:
         stable = status.get("stableRevision")
         current = (primary or {}).get("metadata", {}).get("annotations", {}).get(ro.REVISION_ANNOTATION)
         if revision == stable and (primary is None or current != revision):
-            await self._apply(objects.primary(spec, rollout, target, revision, replicas))
+            await _apply(client, objects.primary(spec, rollout, target, revision, replicas))
         state = steps.world(spec, status, replicas, now)
         labels = ((target.get("spec") or {}).get("template") or {}).get("metadata", {}).get("labels") or {}
         labelled = labels.get(objects.TRACK_LABEL) == "canary"
@@ -310,44 +366,64 @@ class RolloutController:
             state = steps.World(0, max(state.canary_replicas, have), "both")
         # more canary pods before traffic moves to them; traffic away from them before fewer
         if have < state.canary_replicas or not labelled:
-            await self._apply(objects.target_fields(rollout, target, state.canary_replicas))
-        await self._traffic(spec, rollout, target, state)
+            await _apply(client, objects.target_fields(rollout, target, state.canary_replicas))
+        await self._traffic(client, spec, rollout, target, state)
         if have > state.canary_replicas:
-            await self._apply(objects.target_fields(rollout, target, state.canary_replicas))
+            await _apply(client, objects.target_fields(rollout, target, state.canary_replicas))
 
-    async def _traffic(self, spec: ro.RolloutSpec, rollout: Manifest, target: Manifest, state: steps.World) -> None:
+    async def _traffic(
+        self, client: KubeClient, spec: ro.RolloutSpec, rollout: Manifest, target: Manifest, state: steps.World
+    ) -> None:
         """The Services and the HTTPRoute for `state`."""
         namespace = str((rollout.get("metadata") or {}).get("namespace"))
         name = spec.service.name
-        apex = await self.client.get_or_none("v1", "Service", name, namespace)
+        apex = await client.get_or_none("v1", "Service", name, namespace)
         canary_selector = objects.canary_selector(target)
         primary_selector = objects.primary_selector(target)
         for suffix, selector in (("-primary", primary_selector), ("-canary", canary_selector)):
-            await self._apply(objects.service(spec, rollout, f"{name}{suffix}", selector, apex, owned=True))
+            await _apply(client, objects.service(spec, rollout, f"{name}{suffix}", selector, apex, owned=True))
         choices = {"primary": primary_selector, "canary": canary_selector, "both": objects.selector_of(target)}
         if apex is None or (apex.get("spec") or {}).get("selector") != choices[state.apex]:
-            await self._apply(objects.service(spec, rollout, name, choices[state.apex], apex, owned=False))
+            await _apply(client, objects.service(spec, rollout, name, choices[state.apex], apex, owned=False))
         routing = spec.strategy.canary.traffic_routing if spec.strategy.canary is not None else None
         if routing is not None and routing.gateway_api is not None:
-            await self._route(spec, namespace, routing.gateway_api.http_route, state.weight)
+            await _route(client, spec, namespace, routing.gateway_api.http_route, state.weight)
 
-    async def _route(self, spec: ro.RolloutSpec, namespace: str, route_name: str, weight: int) -> None:
-        route = await self.client.get_or_none("gateway.networking.k8s.io/v1", "HTTPRoute", route_name, namespace)
-        if route is None:
-            return
-        rules = objects.route_rules(route, spec, weight)
-        if rules is not None:
-            await self._apply(
-                {
-                    "apiVersion": "gateway.networking.k8s.io/v1",
-                    "kind": "HTTPRoute",
-                    "metadata": {"name": route_name, "namespace": namespace},
-                    "spec": {"rules": rules},
-                }
-            )
 
-    async def _apply(self, obj: Manifest) -> None:
-        await self.client.apply(obj, field_manager=ro.FIELD_MANAGER, force=True)
+async def _route(client: KubeClient, spec: ro.RolloutSpec, namespace: str, route_name: str, weight: int) -> None:
+    route = await client.get_or_none("gateway.networking.k8s.io/v1", "HTTPRoute", route_name, namespace)
+    if route is None:
+        return
+    rules = objects.route_rules(route, spec, weight)
+    if rules is not None:
+        await _apply(
+            client,
+            {
+                "apiVersion": "gateway.networking.k8s.io/v1",
+                "kind": "HTTPRoute",
+                "metadata": {"name": route_name, "namespace": namespace},
+                "spec": {"rules": rules},
+            },
+        )
+
+
+async def _apply(client: KubeClient, obj: Manifest) -> None:
+    await client.apply(obj, field_manager=ro.FIELD_MANAGER, force=True)
+
+
+def _lifted(stored: dict[str, Any]) -> dict[str, Any]:
+    """The step machine's status under a refusal (`status.refused`), or `stored` as it is."""
+    under = stored.get(REFUSED)
+    if not isinstance(under, dict):
+        return {k: v for k, v in stored.items() if k != REFUSED}
+    rest = {k: v for k, v in stored.items() if k != REFUSED}
+    return {**rest, "phase": str(under.get("phase") or ""), "message": str(under.get("message") or "")}
+
+
+def _refusing(status: dict[str, Any], message: str) -> dict[str, Any]:
+    """`status` shown refused: phase Degraded and `message`, its own phase and message kept underneath."""
+    under = {"phase": str(status.get("phase") or ""), "message": str(status.get("message") or "")}
+    return {**status, "phase": "Degraded", "message": message, REFUSED: under}
 
 
 def _slim(obj: Manifest) -> Manifest:
