@@ -21,6 +21,7 @@ from tests.support.gitserver import GitHttpServer
 from tests.support.rollouts import PRIMARY
 
 from gitward.controller.manager import Controller
+from gitward.controller.rollouts import acting
 from gitward.core import rollouts as ro
 from gitward.core.applications import API_GROUP, TRACKING_ID
 from gitward.kube.client import KubeClient
@@ -144,6 +145,8 @@ async def test_a_tenant_that_may_create_jobs_is_analysed_and_promoted(
     jobs, _ = await kube.list("batch/v1", "Job", namespace)
     assert len(jobs) == 1 and jobs[0]["metadata"]["ownerReferences"][0]["kind"] == "Rollout"
     await apps.wait_for(lambda: _primary_runs(kube, namespace, "example.invalid/web:v2"), message="the primary runs v2")
+    # its claim was waited for, never refused, while the first sync had not written the inventory yet
+    assert not await r.has_event(kube, namespace, "web", "Refused")
 
 
 async def _primary_runs(kube: KubeClient, namespace: str, image: str) -> bool:
@@ -177,8 +180,9 @@ async def test_a_refused_write_shows_on_the_rollout_until_rbac_allows_it(
 
 @pytest.mark.parametrize("claim", ["missing", "other-namespace", "not-in-inventory"])
 async def test_a_forged_tracking_id_is_refused_and_never_acts_as_the_controller(
-    kube: KubeClient, namespace: str, controller: Controller, claim: str
+    kube: KubeClient, namespace: str, controller: Controller, claim: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(acting, "CLAIM_GRACE_SECONDS", 0.0)  # no wait for an inventory that never lists it
     other = f"{namespace}-o"
     await kube.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": other}})
     try:
@@ -198,7 +202,7 @@ async def test_a_forged_tracking_id_is_refused_and_never_acts_as_the_controller(
         status = await r.wait_rollout(kube, namespace, "web", r.phase("Degraded"))
         expected = {
             "missing": f"Application {other}/owner, which does not exist",
-            "other-namespace": f"deploys to namespace {other}, not {namespace}",
+            "other-namespace": f"Application {other}/owner does not list this Rollout in its status.inventory",
             "not-in-inventory": "does not list this Rollout in its status.inventory",
         }[claim]
         assert status["message"].startswith("refused to act: ") and expected in status["message"], status["message"]

@@ -13,13 +13,19 @@ analysis Jobs, the clean-up on deletion). The rule:
   controller's rights, which tenant mode promises nobody gets.
 - A tracking id is a claim that an Application deployed the Rollout, and the claim is checked,
   because anyone who can create a Rollout can write any annotation on it. It must name this very
-  Rollout (`<app-ns>/<app>:gitward.dev/Rollout:<ns>/<name>`), the Application must exist, be valid,
-  deploy to this cluster, have the Rollout's namespace as its destination namespace (its own
-  namespace when `destination.namespace` is empty), and — unless the Rollout is being deleted — list
-  the Rollout in `status.inventory`. A verified claim gives the Application's identity: its
+  Rollout (`<app-ns>/<app>:gitward.dev/Rollout:<ns>/<name>`), the Application must exist, be valid
+  and deploy to this cluster. A verified claim gives the Application's identity: its
   ServiceAccount, or the controller's `--default-service-account`, impersonated by
-  `controller.impersonation.Impersonation` exactly as the Application's own writes are; the
-  controller's identity only when the Application has neither.
+  `controller.impersonation.Impersonation` exactly as the Application's own writes are (so RBAC
+  judges the Rollout's namespace as it judged the Rollout's own apply); the controller's identity
+  only when the Application has neither — then nothing more is checked, since an untracked Rollout
+  gets the controller's identity too in that mode.
+- An impersonated identity is given only when the Application also lists the Rollout in its
+  `status.inventory` (unless the Rollout is being deleted): otherwise anyone who may write a
+  Rollout could borrow another Application's ServiceAccount by naming it. The inventory is written
+  when the Application's sync ends, a moment after the Rollout was applied, so a Rollout younger than
+  CLAIM_GRACE_SECONDS whose claim is not listed yet waits quietly (`Actor.pending`) instead of
+  being refused.
 - A claim that fails any check is refused: nothing is written for the Rollout except its status,
   which says why. Acting as the controller instead would let a tenant whose Application is
   impersonated reach the controller's rights by breaking its own tracking id.
@@ -27,6 +33,7 @@ analysis Jobs, the clean-up on deletion). The rule:
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 
 from pydantic import ValidationError
@@ -46,6 +53,8 @@ __all__ = ["Actor", "resolve"]
 
 MAX_SHOWN = 200
 """Characters of a hostile tracking id quoted in a message."""
+CLAIM_GRACE_SECONDS = 60.0
+"""How long a new Rollout waits, quietly, for its Application's inventory to list it."""
 
 
 @dataclass(frozen=True)
@@ -54,6 +63,7 @@ class Actor:
 
     client: KubeClient | None
     problem: str = ""
+    pending: bool = False  # not refused yet: the claim may still be confirmed (see CLAIM_GRACE_SECONDS)
 
 
 def _refused(problem: str) -> Actor:
@@ -75,6 +85,15 @@ def rollout_ref(rollout: Manifest) -> ObjectRef:
     meta = rollout.get("metadata") or {}
     group, _ = split_api_version(ro.API_VERSION)
     return ObjectRef(group, "Rollout", str(meta.get("namespace")), str(meta.get("name")))
+
+
+def _young(rollout: Manifest, now: dt.datetime) -> bool:
+    created = str((rollout.get("metadata") or {}).get("creationTimestamp") or "")
+    try:
+        when = dt.datetime.fromisoformat(created.replace("Z", "+00:00"))
+    except ValueError:
+        return False
+    return (now - when).total_seconds() < CLAIM_GRACE_SECONDS
 
 
 async def resolve(client: KubeClient, impersonation: Impersonation, rollout: Manifest, *, deleting: bool) -> Actor:
@@ -106,15 +125,14 @@ async def resolve(client: KubeClient, impersonation: Impersonation, rollout: Man
         return _refused(f"tracking-id names {application}, whose spec is invalid")
     if spec.destination.cluster not in IN_CLUSTER:
         return _refused(f"{application} deploys to cluster {spec.destination.cluster}, not this one")
-    destination = spec.destination.namespace or app_namespace
-    if destination != ref.namespace:
-        return _refused(f"{application} deploys to namespace {destination}, not {ref.namespace}")
-    if not deleting:
-        listed = {entry.id for entry in inventory.from_status((app.get("status") or {}).get("inventory"))}
-        if ref.inventory_id not in listed:
-            return _refused(f"{application} does not list this Rollout in its status.inventory")
     try:
         acting = impersonation.client(spec, app_namespace, client)
     except core_errors.ValidationError as exc:
         return _refused(f"{application}: {exc.message}")
+    if acting is client or deleting:  # the controller's own identity: what an untracked Rollout gets
+        return Actor(acting)
+    listed = {entry.id for entry in inventory.from_status((app.get("status") or {}).get("inventory"))}
+    if ref.inventory_id not in listed:
+        problem = f"{application} does not list this Rollout in its status.inventory"
+        return Actor(None, problem, pending=_young(rollout, dt.datetime.now(dt.UTC)))
     return Actor(acting)

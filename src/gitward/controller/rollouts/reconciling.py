@@ -52,6 +52,8 @@ log = get_logger(__name__)
 RUNNING_REQUEUE = 1.0
 REFUSED_REQUEUE = 5.0
 """Seconds between attempts while a Rollout is refused (a claim checked again, RBAC granted later)."""
+CLAIM_REQUEUE = 1.0
+"""Seconds between checks while a new Rollout's claim waits for its Application's inventory."""
 WORKERS = 2
 REFUSED = "refused"
 """`status.refused`: the step machine's phase and message under a refusal's Degraded."""
@@ -154,6 +156,8 @@ class RolloutController:
         status = _lifted(stored)
         deleting = bool((rollout.get("metadata") or {}).get("deletionTimestamp"))
         actor = await acting.resolve(self.client, self.impersonation, rollout, deleting=deleting)
+        if actor.pending:
+            return CLAIM_REQUEUE  # its Application's sync has not written its inventory yet
         if actor.client is None:
             return await self._refuse(rollout, stored, status, f"refused to act: {actor.problem}", deleting)
         try:
