@@ -7,14 +7,22 @@ from __future__ import annotations
 
 import json
 import socket
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import pytest
 import yaml
-from tests.conftest import ClusterUnderTest
+from tests.conftest import ClusterUnderTest, _drop_finalizers
 from tests.integration.test_appsets_generators import appset, template
+from tests.support import apps
 from tests.support import rollouts as r
 from tests.support.cli import gitward
+from tests.support.fixtures import MakeRepo
+from tests.support.process import GitwardProcess
 
+from gitward.devcluster.processes import free_port
 from gitward.kube.client import KubeClient
 
 CANARY = {"canary": {"steps": [{"setWeight": 20}, {"pause": {}}]}}
@@ -87,3 +95,91 @@ async def test_rollout_and_appset_lists_parse_as_json_and_yaml(
     for args in (("rollout", "list", "-o", "xml"), ("appset", "list", "-o", "wide"), ("rollout", "promote")):
         ran = await gitward(*args, *where)
         assert ran.code == 2 and ran.stdout == "", ran
+
+
+@pytest.fixture
+def processes() -> Iterator[list[GitwardProcess]]:
+    started: list[GitwardProcess] = []
+    yield started
+    for proc in started:
+        proc.kill()
+
+
+@pytest.fixture
+async def other_namespace(kube: KubeClient, namespace: str) -> AsyncIterator[str]:
+    name = f"{namespace}-other"
+    await kube.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
+    yield name
+    await _drop_finalizers(kube, name)
+    await kube.delete("v1", "Namespace", name)
+
+
+async def test_run_with_a_context_watches_every_namespace(
+    kube: KubeClient, namespace: str, other_namespace: str, crds: None, test_cluster: ClusterUnderTest,
+    tmp_path: Path, processes: list[GitwardProcess], make_repo: MakeRepo,
+) -> None:  # fmt: skip
+    """`--context C` picks that context of the kubeconfig (its current one points nowhere), and
+    `--all-namespaces` runs Applications outside `--namespace`, which keeps only the Lease."""
+    config = yaml.safe_load(Path(test_cluster.kubeconfig).read_text())
+    good = config["current-context"]
+    user = next(c["context"]["user"] for c in config["contexts"] if c["name"] == good)
+    server = next(c for c in config["clusters"])["cluster"]
+    config["clusters"].append({"name": "nowhere", "cluster": {**server, "server": "https://127.0.0.1:1"}})
+    config["contexts"].append({"name": "elsewhere", "context": {"cluster": "nowhere", "user": user}})
+    config["current-context"] = "elsewhere"
+    kubeconfig = tmp_path / "two-contexts.kubeconfig"
+    kubeconfig.write_text(yaml.safe_dump(config))
+
+    unreachable = await gitward(
+        "run", "--kubeconfig", str(kubeconfig), "-n", namespace, "--listen", f"127.0.0.1:{free_port()}"
+    )
+    assert unreachable.code == 1 and "cannot start" in unreachable.stderr, unreachable
+    repo = make_repo()
+    sha = repo.commit({"cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\ndata: {a: '1'}\n"})
+    await kube.create(apps.application("web", other_namespace, f"file://{repo.path}"))
+    proc = GitwardProcess(str(kubeconfig), namespace, tmp_path, "--context", good, "--all-namespaces")
+    processes.append(proc.start())
+    proc.wait_http()
+    await apps.wait_status(kube, other_namespace, "web", apps.all_of(apps.synced_at(sha), apps.healthy))
+    assert await kube.get_or_none("v1", "ConfigMap", "settings", other_namespace) is not None
+    code, body = proc.get("/api/v1/applications")
+    assert code == 200 and {"namespace": other_namespace, "name": "web"}.items() <= json.loads(body)["items"][0].items()
+    assert await kube.get_or_none("coordination.k8s.io/v1", "Lease", "gitward-controller", namespace) is not None
+    assert proc.stop() == 0
+
+
+def test_render_a_chart_with_helm_values_files(tmp_path: Path) -> None:
+    chart = tmp_path / "chart"
+    (chart / "templates").mkdir(parents=True)
+    (chart / "Chart.yaml").write_text("apiVersion: v2\nname: demo\nversion: 0.1.0\n")
+    (chart / "values.yaml").write_text("greeting: hello\nreplicas: 1\n")
+    (chart / "templates" / "cm.yaml").write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}-settings\n"
+        "data:\n  greeting: {{ .Values.greeting | quote }}\n  replicas: {{ .Values.replicas | quote }}\n"
+    )
+    first, second = tmp_path / "first.yaml", tmp_path / "second.yaml"
+    first.write_text("greeting: bonjour\nreplicas: 2\n")
+    second.write_text("replicas: 3\n")
+
+    def render(*args: str) -> subprocess.CompletedProcess[str]:
+        argv = [sys.executable, "-m", "gitward", "render", str(chart), *args]
+        return subprocess.run(argv, capture_output=True, text=True, timeout=120, check=False)
+
+    plain = render()
+    assert plain.returncode == 0, plain.stderr
+    (default,) = [doc for doc in yaml.safe_load_all(plain.stdout) if doc]
+    assert default["data"] == {"greeting": "hello", "replicas": "1"}
+    ran = render("--helm-values", str(first), "--helm-values", str(second), "--release-name", "web")
+    assert ran.returncode == 0, ran.stderr
+    (obj,) = [doc for doc in yaml.safe_load_all(ran.stdout) if doc]
+    assert obj["metadata"]["name"] == "web-settings"
+    assert obj["data"] == {"greeting": "bonjour", "replicas": "3"}  # later files win
+    for bad, message in ((tmp_path / "absent.yaml", "not found"), (_write(tmp_path / "list.yaml", "[1]"), "mapping")):
+        refused = render("--helm-values", str(bad))
+        assert refused.returncode == 1 and refused.stdout == "", refused
+        assert refused.stderr.startswith("error: ") and message in refused.stderr and "Traceback" not in refused.stderr
+
+
+def _write(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path
