@@ -22,6 +22,7 @@ from tests.support.cli import gitward
 from tests.support.fixtures import MakeRepo
 from tests.support.process import GitwardProcess
 
+from gitward.core.applications import API_VERSION
 from gitward.devcluster.processes import free_port
 from gitward.kube.client import KubeClient
 
@@ -183,3 +184,60 @@ def test_render_a_chart_with_helm_values_files(tmp_path: Path) -> None:
 def _write(path: Path, text: str) -> Path:
     path.write_text(text)
     return path
+
+
+async def _reader_kubeconfig(kube: KubeClient, namespace: str, admin_kubeconfig: str, path: Path) -> Path:
+    """A kubeconfig of a ServiceAccount that may only read gitward's kinds in `namespace`."""
+    rbac = "rbac.authorization.k8s.io/v1"
+    meta = {"name": "reader", "namespace": namespace}
+    await kube.create({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": meta})
+    rules = [{"apiGroups": ["gitward.dev"], "resources": ["*"], "verbs": ["get", "list", "watch"]}]
+    await kube.create({"apiVersion": rbac, "kind": "Role", "metadata": meta, "rules": rules})
+    await kube.create({
+        "apiVersion": rbac, "kind": "RoleBinding", "metadata": meta,
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "reader"},
+        "subjects": [{"kind": "ServiceAccount", "name": "reader", "namespace": namespace}],
+    })  # fmt: skip
+    request = {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest", "spec": {"expirationSeconds": 3600}}
+    token_path = f"/api/v1/namespaces/{namespace}/serviceaccounts/reader/token"
+    token = (await kube.request("POST", token_path, body=request))["status"]["token"]
+    config = yaml.safe_load(Path(admin_kubeconfig).read_text())
+    cluster = config["clusters"][0]
+    path.write_text(yaml.safe_dump({
+        "apiVersion": "v1", "kind": "Config", "clusters": [cluster],
+        "users": [{"name": "reader", "user": {"token": token}}],
+        "contexts": [{"name": "reader", "context": {"cluster": cluster["name"], "user": "reader"}}],
+        "current-context": "reader",
+    }))  # fmt: skip
+    return path
+
+
+async def test_an_rbac_refusal_is_a_failure_on_stderr(
+    kube: KubeClient, namespace: str, crds: None, test_cluster: ClusterUnderTest, tmp_path: Path
+) -> None:
+    """Kubernetes RBAC governs the operations (SPEC §2): a user who may only read gets exit 1 and
+    the API server's refusal in one line on stderr for every write, and nothing is written."""
+    await kube.create(apps.application("web", namespace, "https://git.example.com/none.git", syncPolicy={}))
+    await kube.create(r.rollout("canary", namespace, CANARY))
+    reader = await _reader_kubeconfig(kube, namespace, test_cluster.kubeconfig, tmp_path / "reader.kubeconfig")
+    where = ("--kubeconfig", str(reader), "-n", namespace)
+    shown = await gitward("app", "get", "web", "-o", "json", *where)
+    assert shown.code == 0 and json.loads(shown.stdout)["metadata"]["name"] == "web", shown
+    for args in (
+        ("app", "sync", "web"),
+        ("app", "sync", "web", "--wait", "--timeout", "5s"),
+        ("app", "refresh", "web"),
+        ("app", "suspend", "web"),
+        ("app", "delete", "web"),
+        ("rollout", "promote", "canary"),
+        ("rollout", "abort", "canary"),
+    ):
+        ran = await gitward(*args, *where)
+        assert ran.code == 1 and ran.stdout == "", ran
+        assert ran.stderr.startswith("error: ") and "forbidden" in ran.stderr, ran
+        assert len(ran.stderr.strip().splitlines()) == 1, ran
+    app = await apps.get_app(kube, namespace, "web")
+    assert not {"gitward.dev/sync", "gitward.dev/refresh"} & set(app["metadata"].get("annotations") or {})
+    assert not app["spec"].get("suspend")
+    rollout = await kube.get(API_VERSION, "Rollout", "canary", namespace)
+    assert not set(rollout["metadata"].get("annotations") or {}) & {"gitward.dev/promote", "gitward.dev/abort"}
