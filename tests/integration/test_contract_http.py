@@ -1,8 +1,9 @@
 """SPEC §4 and §10 as a script or an attacker meets them, for what the other API tests leave out:
 the Rollout endpoints behind the same rules as the Application ones (401 without or with a bad
 token, 403 for a viewer, 415 for any body type but JSON, nothing changed by a refused request),
-every signature header a webhook sender may leave out or get wrong, and the metric names and labels
-of SPEC §4 after a sync of a real `gitward run`."""
+every signature header a webhook sender may leave out or get wrong, the metric names and labels of
+SPEC §4 after a sync of a real `gitward run`, and `{revision}` of a sync held to what its source can
+resolve."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from tests.conftest import ClusterUnderTest
 from tests.support import apps, http_api
 from tests.support import rollouts as r
+from tests.support.cli import gitward
 from tests.support.fixtures import MakeRepo
 from tests.support.process import GitwardProcess
 
@@ -165,3 +167,36 @@ async def test_the_probe_port_redirects_nothing(
             assert (await probes.get(path, follow_redirects=False)).status_code == 404, path
         assert (await probes.post("/metrics", content=b"")).status_code == 405
     assert proc.stop() == 0
+
+
+@pytest.mark.parametrize("revision", ["main; rm -rf /", "a..b", "v1~1", "HEAD^", "feature/", "x.lock", "a b"])
+async def test_a_revision_git_cannot_resolve_is_refused_before_it_is_asked_for(
+    kube: KubeClient, namespace: str, crds: None, test_cluster: ClusterUnderTest, revision: str
+) -> None:
+    """`{revision}` of a Git source held to git's ref grammar (what the controller would refuse as
+    InvalidRevision later): 422 from the API, exit 1 from `gitward app sync`; nothing is written."""
+    await kube.create(apps.application("web", namespace, "https://git.example.com/org/config.git", syncPolicy={}))
+    async with http_api.serving(kube, namespace) as api, api.client("admin") as http:
+        await apps.wait_for(lambda: len(api.backend.applications.store) == 1, message="the server's cache")
+        resp = await http.post(f"/api/v1/applications/{namespace}/web/sync", json={"revision": revision})
+        assert resp.status_code == 422, resp.text
+        assert "not a valid branch, tag or commit SHA" in resp.json()["detail"]
+    ran = await gitward(
+        "app", "sync", "web", "--revision", revision, "--kubeconfig", test_cluster.kubeconfig, "-n", namespace
+    )
+    assert ran.code == 1 and ran.stdout == "" and "not a valid branch, tag or commit SHA" in ran.stderr, ran
+    annotations = (await apps.get_app(kube, namespace, "web"))["metadata"].get("annotations") or {}
+    assert "gitward.dev/sync" not in annotations
+
+
+async def test_chart_and_oci_sources_keep_version_constraints(kube: KubeClient, namespace: str, crds: None) -> None:
+    oci = apps.application("oci", namespace, "oci://registry.example.com/org/config", syncPolicy={})
+    chart = apps.application("chart", namespace, "https://charts.example.com", syncPolicy={})
+    chart["spec"]["source"]["chart"] = "web"
+    await kube.create(oci)
+    await kube.create(chart)
+    async with http_api.serving(kube, namespace) as api, api.client("admin") as http:
+        await apps.wait_for(lambda: len(api.backend.applications.store) == 2, message="the server's cache")
+        for name in ("oci", "chart"):
+            resp = await http.post(f"/api/v1/applications/{namespace}/{name}/sync", json={"revision": ">=1.2, <2"})
+            assert resp.status_code == 200, resp.text
