@@ -59,8 +59,13 @@ async def test_rollout_endpoints_follow_the_api_rules(kube: KubeClient, namespac
                 assert (await http.post(path, headers=JSON, content=b"[1]")).status_code == 422, path
                 resp = await http.post(path.replace("/web/", "/nope/"), headers=JSON, content=b"{}")
                 assert resp.status_code == 404, path
-    annotations = (await kube.get(ro.API_VERSION, "Rollout", "web", namespace))["metadata"].get("annotations") or {}
-    assert not {ro.PROMOTE, ro.PROMOTE_FULL, ro.ABORT, ro.RETRY} & set(annotations), "a refused request changes nothing"
+        annotations = (await kube.get(ro.API_VERSION, "Rollout", "web", namespace))["metadata"].get("annotations")
+        assert not {ro.PROMOTE, ro.PROMOTE_FULL, ro.ABORT, ro.RETRY} & set(annotations or {}), "refused: no change"
+        async with api.client("admin") as http:
+            resp = await http.post(f"{base}/promote", json={"full": True})
+            assert resp.status_code == 200 and resp.json()["operation"] == "promote-full", resp.text
+    annotations = (await kube.get(ro.API_VERSION, "Rollout", "web", namespace))["metadata"]["annotations"]
+    assert annotations[ro.PROMOTE_FULL] == resp.json()["request"] and ro.PROMOTE not in annotations
 
 
 async def test_every_missing_or_wrong_signature_is_401(kube: KubeClient, namespace: str, crds: None) -> None:
