@@ -241,3 +241,23 @@ async def test_an_rbac_refusal_is_a_failure_on_stderr(
     assert not app["spec"].get("suspend")
     rollout = await kube.get(API_VERSION, "Rollout", "canary", namespace)
     assert not set(rollout["metadata"].get("annotations") or {}) & {"gitward.dev/promote", "gitward.dev/abort"}
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        ("apiVersion: v1\nusers:\n- name: u\n  user: {token: s3cr3t-t0ken-9f2, x: [}\n", "not valid YAML"),
+        ("apiVersion: v1\nusers:\n- name: u\n  user:\n    token: s3cr3t-t0ken-9f2\n", "not a valid kubeconfig"),
+    ],
+)
+async def test_a_broken_kubeconfig_is_one_line_without_its_text(tmp_path: Path, text: str, says: str) -> None:
+    """A kubeconfig that does not parse is reported in one line on stderr (exit 1) that never quotes
+    the file: the YAML parser's snippet of the bad line could be a token."""
+    kubeconfig = tmp_path / "broken.kubeconfig"
+    kubeconfig.write_text(text)
+    for args in (("app", "list"), ("rollout", "list"), ("install", "--crds-only"), ("run",)):
+        ran = await gitward(*args, "--kubeconfig", str(kubeconfig))
+        assert ran.code == 1 and ran.stdout == "", ran
+        assert "cannot load Kubernetes configuration" in ran.stderr and says in ran.stderr, ran
+        assert "s3cr3t-t0ken-9f2" not in ran.stderr, ran
+        assert len([line for line in ran.stderr.splitlines() if "error" in line]) == 1, ran
