@@ -2,8 +2,8 @@
 the Rollout endpoints behind the same rules as the Application ones (401 without or with a bad
 token, 403 for a viewer, 415 for any body type but JSON, nothing changed by a refused request),
 every signature header a webhook sender may leave out or get wrong, the metric names and labels of
-SPEC §4 after a sync of a real `gitward run`, and `{revision}` of a sync held to what its source can
-resolve."""
+SPEC §4 after a sync of a real `gitward run`, `{revision}` of a sync held to what its source can
+resolve, and the diff of an Application whose source fails (409, not a 503 to retry for ever)."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from tests.support.cli import gitward
 from tests.support.fixtures import MakeRepo
 from tests.support.process import GitwardProcess
 
+from gitward.controller.manager import Controller
 from gitward.core import rollouts as ro
 from gitward.devcluster.processes import free_port
 from gitward.kube.client import KubeClient
@@ -205,3 +206,28 @@ async def test_chart_and_oci_sources_keep_version_constraints(kube: KubeClient, 
         for name in ("oci", "chart"):
             resp = await http.post(f"/api/v1/applications/{namespace}/{name}/sync", json={"revision": ">=1.2, <2"})
             assert resp.status_code == 200, resp.text
+
+
+async def test_the_diff_of_an_application_whose_source_fails_is_a_409_not_a_retry(
+    kube: KubeClient, namespace: str, controller: Controller
+) -> None:
+    """A script polling GET .../diff learns that nothing can be compared until the source is fixed,
+    instead of a 503 "not rendered yet" it would retry for ever."""
+    await kube.create(apps.application("web", namespace, "http://127.0.0.1:1/none.git"))
+
+    def source_error(status: apps.Status) -> bool:
+        found = apps.condition(status, "SourceError")
+        return found is not None and found["status"] == "True"
+
+    await apps.wait_status(kube, namespace, "web", source_error)
+    async with http_api.serving(kube, namespace, controller) as api, api.client("viewer") as http:
+        await apps.wait_for(lambda: len(api.backend.applications.store) == 1, message="the server's cache")
+        resp = await apps.wait_for(
+            lambda: _status_is(http, f"/api/v1/applications/{namespace}/web/diff", 409), message="a 409"
+        )
+        assert "has no rendered revision" in resp.json()["detail"] and "127.0.0.1:1" in resp.json()["detail"]
+
+
+async def _status_is(http: httpx2.AsyncClient, path: str, code: int) -> httpx2.Response | None:
+    resp = await http.get(path)
+    return resp if resp.status_code == code else None
