@@ -144,7 +144,7 @@ async def test_run_with_a_context_watches_every_namespace(
     await apps.wait_status(kube, other_namespace, "web", apps.all_of(apps.synced_at(sha), apps.healthy))
     assert await kube.get_or_none("v1", "ConfigMap", "settings", other_namespace) is not None
     code, body = proc.get("/api/v1/applications")
-    assert code == 200 and {"namespace": other_namespace, "name": "web"}.items() <= json.loads(body)["items"][0].items()
+    assert code == 200 and (other_namespace, "web") in {(a["namespace"], a["name"]) for a in json.loads(body)["items"]}
     assert await kube.get_or_none("coordination.k8s.io/v1", "Lease", "gitward-controller", namespace) is not None
     assert proc.stop() == 0
 
