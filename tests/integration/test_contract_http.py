@@ -157,6 +157,20 @@ async def test_metrics_have_the_spec_names_and_labels_after_a_sync(
     kube_requests = series["gitward_kube_requests_total"]
     assert kube_requests and all(set(s) == {"verb", "code"} for s in kube_requests)
     assert {"verb": "PATCH", "code": "200"} in kube_requests or {"verb": "PATCH", "code": "201"} in kube_requests
+
+    # an out-of-band edit reverted by selfHeal is counted
+    await kube.patch("v1", "ConfigMap", "settings", namespace, {"data": {"a": "edited"}})
+
+    def corrected() -> bool:
+        _, text = proc.get("/metrics")
+        return any(
+            s.name == "gitward_drift_corrections_total" and s.value >= 1
+            for family in text_string_to_metric_families(text)
+            for s in family.samples
+        )
+
+    await apps.wait_for(corrected, timeout=30, message="gitward_drift_corrections_total >= 1")
+    assert (await kube.get("v1", "ConfigMap", "settings", namespace))["data"] == {"a": "1"}
     assert proc.stop() == 0
 
 
