@@ -221,7 +221,11 @@ def sync(
         raise typer.BadParameter(f"--revision {problem}")
 
     async def work(client: KubeClient) -> waiting.Progress | None:
-        await sessions.get_application(client, namespace, name)
+        found = await sessions.get_application(client, namespace, name)
+        try:
+            operations.check_sync_revision(found, revision)
+        except operations.OperationError as exc:
+            raise sessions.CliError(str(exc)) from None
         who = await operations.whoami(client)
         request = await operations.request_sync(client, namespace, name, revision, prune, initiator=who)
         what = f" of {revision}" if revision else ""

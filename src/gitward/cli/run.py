@@ -10,6 +10,7 @@ ends the event streams, stops the workers, releases the Lease and stops the serv
 from __future__ import annotations
 
 import asyncio
+import enum
 import ipaddress
 import socket
 from pathlib import Path
@@ -27,10 +28,22 @@ if TYPE_CHECKING:
 log = gwlogging.get_logger(__name__)
 
 
+class LogFormat(str, enum.Enum):
+    text = "text"
+    json = "json"
+
+
+class LogLevel(str, enum.Enum):
+    debug = "debug"
+    info = "info"
+    warning = "warning"
+    error = "error"
+
+
 def _parse_listen(listen: str, flag: str = "--listen") -> tuple[str, int]:
     host, _, port = listen.rpartition(":")
-    if not host or not port.isdigit():
-        raise typer.BadParameter(f"{flag} must be HOST:PORT, got {listen!r}")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise typer.BadParameter(f"{flag} must be HOST:PORT with a port from 1 to 65535, got {listen!r}")
     return host.strip("[]"), int(port)
 
 
@@ -96,14 +109,16 @@ def run(
         Path | None,
         typer.Option("--auth-file", help="YAML with API tokens (hashed) and the webhook secret; enables --listen."),
     ] = None,
-    log_format: Annotated[str, typer.Option("--log-format", help="text (key=value) or json.")] = "text",
-    log_level: Annotated[str, typer.Option("--log-level")] = "info",
+    log_format: Annotated[
+        LogFormat, typer.Option("--log-format", help="text (key=value) or json.", case_sensitive=False)
+    ] = LogFormat.text,
+    log_level: Annotated[LogLevel, typer.Option("--log-level", case_sensitive=False)] = LogLevel.info,
 ) -> None:
     """Run the controller, the API, the dashboard, webhooks and metrics."""
     from gitward.cli import serving  # the server and controller load only for this command
     from gitward.controller.manager import Config
 
-    gwlogging.configure(log_level, json_output=log_format == "json")
+    gwlogging.configure(log_level.value, json_output=log_format is LogFormat.json)
     host, port = _parse_listen(listen)
     problem = GRAMMARS["optional-subdomain"].problem(default_service_account)
     if problem is not None:  # it becomes an impersonation header: held to the ServiceAccount name grammar
@@ -128,6 +143,9 @@ def run(
         asyncio.run(serving.serve(kubeconfig, context, config, host, port, auth, probes))
     except errors.KubeError as exc:
         log.error("cannot start", error=exc.message)
+        raise typer.Exit(1) from exc
+    except serving.ListenError as exc:
+        log.error("cannot start", error=str(exc))
         raise typer.Exit(1) from exc
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
+import socket
 from collections.abc import Iterator
 
 import uvicorn
@@ -28,6 +29,10 @@ SHUTDOWN_GRACE = 20.0
 """Seconds SIGTERM gives reconciles in flight to finish (the kubelet's default grace period is 30 s)."""
 
 
+class ListenError(Exception):
+    """An address of --listen / --probe-listen cannot be bound (in use, not local, no permission)."""
+
+
 class _Server(uvicorn.Server):
     """uvicorn without its own signal handling: this process shuts down in order, by itself."""
 
@@ -45,6 +50,8 @@ async def serve(
     auth: tokens.AuthConfig | None,
     probe_listen: tuple[str, int] | None = None,
 ) -> None:
+    # bound first: a port in use is one clear error before anything leads or writes
+    sockets = [_bind(host, port)] + ([_bind(*probe_listen)] if probe_listen is not None else [])
     client = KubeClient.connect(kubeconfig, context, hook=metrics.record_kube_request)
     await client.server_version()
     controller: Controller | None = None
@@ -80,7 +87,10 @@ async def serve(
         loop.add_signal_handler(sig, stop.set)
     log.info("gitward running", listen=f"{host}:{port}", namespace=config.namespace or "*", identity=elector.identity)
     election = asyncio.create_task(elector.run(started, stopped), name="leader election")
-    serving = [asyncio.create_task(server.serve(), name="http server") for server in servers]
+    serving = [
+        asyncio.create_task(server.serve(sockets=[sock]), name="http server")
+        for server, sock in zip(servers, sockets, strict=True)
+    ]
     await stop.wait()
     log.info("shutting down")
     await backend.stop()  # ends the event streams, so the server can finish its connections
@@ -93,6 +103,14 @@ async def serve(
         server.should_exit = True
     await asyncio.gather(*serving, return_exceptions=True)
     await client.close()
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        return socket.create_server((host, port), family=family)
+    except OSError as exc:
+        raise ListenError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
 
 
 def _server(app: FastAPI, host: str, port: int) -> _Server:

@@ -14,8 +14,11 @@ import secrets
 from typing import Any
 
 from gitward.core import applications as apps
+from gitward.core.errors import SourceError
+from gitward.core.manifests import Manifest
 from gitward.kube import errors
 from gitward.kube.client import KubeClient
+from gitward.sourcing.refs import check_revision
 
 FIELD_MANAGER = "gitward-operations"
 """The field manager of the annotations written here (the initiator when a request names none)."""
@@ -56,6 +59,19 @@ async def request_refresh(
     value = f"{initiated_by}-{_stamp()}"
     await _annotate(client, namespace, name, {apps.REFRESH: value}, kind)
     return value
+
+
+def check_sync_revision(app: Manifest, revision: str) -> None:
+    """Refuse (OperationError) a sync of a revision the Application's Git source could never resolve
+    (`main; x`, `a..b`, `v1~1`): asked for, the controller would only refuse it later (InvalidRevision).
+    Chart versions of Helm repositories and OCI tags keep the looser grammar their constraints need."""
+    source = (app.get("spec") or {}).get("source") or {}
+    if not revision or str(source.get("repoURL") or "").startswith("oci://") or source.get("chart"):
+        return
+    try:
+        check_revision(revision)
+    except SourceError as exc:
+        raise OperationError(exc.message.replace("targetRevision", "revision", 1)) from None
 
 
 def sync_request(

@@ -149,6 +149,8 @@ class StatusWriter:
         )
         if operated:
             status["operationState"] = _operation(old, revision, outcome, decision, now)
+            if status["operationState"]["phase"] != "Running":  # a sync that ended: counted once
+                metrics.SYNC_TOTAL.labels(p.namespace, p.name, status["operationState"]["phase"]).inc()
         if sync == reporting.SYNCED and not outcome.failed:
             status["lastSyncedRevision"] = revision.sha
         if operated and not outcome.waiting and not decision.heal_only:

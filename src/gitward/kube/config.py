@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx2
+import yaml
 from lightkube.config import client_adapter
 from lightkube.config.kubeconfig import KubeConfig
 
@@ -39,10 +40,23 @@ def load(kubeconfig: str | os.PathLike[str] | None = None, context: str | None =
         config = KubeConfig.from_file(Path(kubeconfig)) if kubeconfig else KubeConfig.from_env()
         single = config.get(context_name=context)
     except Exception as exc:  # lightkube raises ConfigError and OS errors alike
-        raise KubeError(f"cannot load Kubernetes configuration: {exc}") from exc
+        raise KubeError(f"cannot load Kubernetes configuration: {_describe(exc)}") from exc
     if single is None:
         raise KubeError(f"kubeconfig has no context {context or '(current)'}")
     return single
+
+
+def _describe(exc: Exception) -> str:
+    """One line, and never the file's text: a YAML error's snippet could be a line holding a token."""
+    if isinstance(exc, yaml.MarkedYAMLError):
+        mark = exc.problem_mark
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        return f"not valid YAML: {exc.problem or 'cannot parse'}{where}"
+    if isinstance(exc, yaml.YAMLError):
+        return "not valid YAML"
+    if isinstance(exc, KeyError | TypeError | AttributeError):  # a field missing or of the wrong type
+        return f"not a valid kubeconfig ({type(exc).__name__}: {exc})"
+    return " ".join(str(exc).split())
 
 
 def load_dict(conf: dict[str, Any], context: str | None = None) -> Any:

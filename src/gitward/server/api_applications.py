@@ -83,7 +83,11 @@ async def get_history(principal: auth.Viewer, server: Backend, namespace: str, n
 @router.get(
     "/applications/{namespace}/{name}/diff",
     response_model=schemas.DiffList,
-    responses={**ONE, 503: {"model": schemas.Error, "description": "This replica does not run the controller."}},
+    responses={
+        **ONE,
+        409: {"model": schemas.Error, "description": "The source failed to fetch or render: nothing to compare."},
+        503: {"model": schemas.Error, "description": "This replica does not run the controller, or not yet."},
+    },
 )
 async def get_diff(principal: auth.Viewer, server: Backend, namespace: str, name: str) -> schemas.DiffList:
     """For every OutOfSync object, a unified diff (live → desired) of the fields gitward manages."""
@@ -96,10 +100,22 @@ async def get_diff(principal: auth.Viewer, server: Backend, namespace: str, name
             retry_after=5,
         )
     desired = controller.desired(f"{namespace}/{name}")
-    if desired is None:
-        raise backend.Unavailable(f"Application {namespace}/{name} has not been rendered yet", retry_after=2)
     status = app.get("status") or {}
+    if desired is None:
+        failed = _failed_before_rendering(status)
+        if failed:  # nothing to compare until the source is fixed: retrying would not help
+            raise HTTPException(409, f"Application {namespace}/{name} has no rendered revision: {failed}")
+        raise backend.Unavailable(f"Application {namespace}/{name} has not been rendered yet", retry_after=2)
     revision = str((status.get("sync") or {}).get("revision") or "")
     secrets = controller.secret_values(f"{namespace}/{name}")
     items = await diffs.out_of_sync(server.client, controller, views.resources(app), desired, secrets)
     return schemas.DiffList(revision=revision, items=items)
+
+
+def _failed_before_rendering(status: dict[str, Any]) -> str:
+    """`Reason: message` of the condition that stopped the last reconcile before anything rendered."""
+    for condition in status.get("conditions") or []:
+        kind = condition.get("type") if isinstance(condition, dict) else None
+        if kind in ("SourceError", "RenderError") and condition.get("status") == "True":
+            return f"{condition.get('reason') or kind}: {str(condition.get('message') or '')[:500]}"
+    return ""

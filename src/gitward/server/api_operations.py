@@ -6,8 +6,9 @@
 
 Mounted by gitward.server.app.build. Each request is checked in this order: authentication (401),
 role and CSRF (403), `Content-Type: application/json` (415), body size (413), JSON (400), fields
-(422), the Application (404). The operation itself is a change of the Application written by
-gitward.controller.operations, so the controller stays the only writer of managed objects.
+(422), the Application (404), a revision its Git source can never resolve (422). The operation
+itself is a change of the Application written by gitward.controller.operations, so the controller
+stays the only writer of managed objects.
 """
 
 from __future__ import annotations
@@ -79,7 +80,10 @@ async def sync(
 ) -> schemas.OperationAccepted:
     """Ask for a sync now, optionally of another revision and with or without pruning."""
     body = await parse(request, schemas.SyncRequest)
-    await application(namespace, name, server)
+    try:
+        operations.check_sync_revision(await application(namespace, name, server), body.revision or "")
+    except operations.OperationError as exc:
+        raise HTTPException(422, str(exc)) from None
     value = await operations.request_sync(
         server.client, namespace, name, body.revision or "", body.prune, initiated_by="manual", initiator=principal.name
     )

@@ -87,7 +87,7 @@ def build(probe: Probe, backend: Backend | None = None) -> FastAPI:
 def build_probes(probe: Probe) -> FastAPI:
     """The probe listener (`gitward run --probe-listen`): /healthz, /readyz and /metrics alone, without
     authentication, for the kubelet and Prometheus; everything else is 404 there."""
-    app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
+    app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None, redirect_slashes=False)  # /healthz/ is 404
     app.add_middleware(security.SecurityHeaders)
     _probe_routes(app, probe)
     return app
