@@ -109,6 +109,7 @@ class Controller:
             self.sources,
             owns=lambda key: in_shard(key, config.shard),
             applications=(lambda: self.apps.store) if config.namespace in (None, config.controller_namespace) else None,
+            observer=self.notifier.submit,  # ApplicationSet events reach Alerts (SPEC §14)
         )
         self.apps.handlers.append(self.appsets.on_application)
         self.apps.handlers.append(dependencies.Dependents(lambda: self.apps.store, self._wake).on_app)

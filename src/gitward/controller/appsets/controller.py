@@ -18,6 +18,7 @@ from collections.abc import Callable, Mapping
 
 import pydantic
 
+from gitward.controller import kube_events
 from gitward.controller.appsets.reconciling import SetMemory, SetReconciler, edited_by_others
 from gitward.controller.informers import Informer
 from gitward.controller.queueing import WorkQueue
@@ -50,11 +51,12 @@ class AppSets:
         workers: int = 2,
         owns: Callable[[str], bool] = lambda key: True,
         applications: Callable[[], Mapping[ObjectRef, Manifest]] | None = None,
+        observer: kube_events.Observer | None = None,
     ) -> None:
         self.namespace = namespace
         self.informer = Informer(client, apps.API_VERSION, sets.KIND, namespace=namespace)
         self.queue = WorkQueue()
-        self.reconciler = SetReconciler(client, sources, namespace, applications)
+        self.reconciler = SetReconciler(client, sources, namespace, applications, observer)
         self.memory: dict[str, SetMemory] = {}
         self.workers = workers
         self.owns = owns  # sharding: only the shard that owns a set's key generates it

@@ -78,12 +78,13 @@ class SetReconciler:
         sources: Sources,
         cluster_namespace: str,
         applications: Callable[[], Mapping[ObjectRef, Manifest]] | None = None,
+        observer: kube_events.Observer | None = None,
     ) -> None:
         self.client = client
         self.applications = applications  # a watch cache of the set's namespace, for status-only passes
         self.sources = sources
         self.cluster_namespace = cluster_namespace
-        self.recorder = kube_events.Recorder(client)
+        self.recorder = kube_events.Recorder(client, observer=observer)  # Events, and notifications (SPEC §14)
 
     async def reconcile(self, appset: Manifest, memory: SetMemory, full: bool, not_before: float | None) -> None:
         """One pass: regenerate and write Applications when `full`, then report their state."""
@@ -175,7 +176,9 @@ class SetReconciler:
         if any(done.values()):
             message = ", ".join(f"{n} {action}" for action, n in done.items() if n)
             log.info("application set applied", set=_key(appset), changes=message)
-            await self.recorder.emit(appset, "Normal", "ApplicationsGenerated", f"Applications: {message}")
+            await self.recorder.emit(
+                appset, "Normal", "ApplicationsGenerated", f"Applications: {message}", kind=sets.KIND
+            )
         if failures:
             raise SetFailure("GeneratorError", "WriteFailed", "; ".join(sorted(failures)[:5]))
 
@@ -229,7 +232,7 @@ class SetReconciler:
             status["reconciledAt"] = now
         before = conditions.find(old.get("conditions"), wanted[-1].type) or {}
         if memory.failure is not None and before.get("message") != wanted[-1].message:
-            await self.recorder.emit(appset, "Warning", wanted[-1].reason, wanted[-1].message)
+            await self.recorder.emit(appset, "Warning", wanted[-1].reason, wanted[-1].message, kind=sets.KIND)
         changed = {k: v for k, v in status.items() if old.get(k) != v}
         if changed:
             meta = appset["metadata"]

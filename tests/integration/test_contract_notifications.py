@@ -1,0 +1,115 @@
+"""Contract tests of SPEC §14 driven only through the documented resources: Provider and Alert in the
+cluster, an Application (or ApplicationSet) synced by the in-process controller, and a `generic`
+receiver on 127.0.0.1 that checks the documented JSON shape. They cover the events the other
+notification tests leave to unit tests: drift corrected, health degraded and recovered, an Alert's
+inclusionList, and ApplicationSet events reaching an Alert whose eventSources name that kind.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.integration.test_appsets_generators import appset, template, wait_names
+from tests.support import apps
+from tests.support.fixtures import MakeRepo
+from tests.support.gitserver import GitHttpServer
+from tests.support.notifications import alert, provider
+from tests.support.receivers import generic, receiver
+
+from gitward.controller.manager import Controller
+from gitward.kube.client import KubeClient
+
+
+def state_configmap(state: str) -> str:
+    return f"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\ndata:\n  state: {state}\n"
+
+
+def _reasons(bodies: list[Any]) -> list[str]:
+    return [b["reason"] for b in bodies]
+
+
+async def test_drift_corrected_and_health_degraded_then_recovered_are_delivered(
+    kube: KubeClient, namespace: str, controller: Controller, make_repo: MakeRepo, git_http_server: GitHttpServer
+) -> None:
+    async with receiver(generic()) as hook:
+        await provider(kube, namespace, "all", type="generic", address=f"{hook.url}/all")
+        await alert(kube, namespace, "all", "all")
+        repo = make_repo()
+        good = repo.commit({"settings.yaml": state_configmap("good")})
+        app = apps.application("web", namespace, git_http_server.publish(repo, "c.git"))
+        app["spec"]["healthChecks"] = [
+            {"group": "", "kind": "ConfigMap", "current": "data.state == 'good'", "failed": "data.state == 'bad'"}
+        ]
+        await kube.create(app)
+        await apps.wait_status(kube, namespace, "web", apps.all_of(apps.synced_at(good), apps.healthy))
+
+        # an out-of-band edit is reverted by selfHeal: a drift-corrected event
+        await kube.patch("v1", "ConfigMap", "settings", namespace, {"data": {"state": "edited"}})
+        await apps.wait_for(lambda: "DriftCorrected" in _reasons(hook.bodies("/all")), 60, message="DriftCorrected")
+        drift = next(b for b in hook.bodies("/all") if b["reason"] == "DriftCorrected")
+        assert drift["involvedObject"] == {"kind": "Application", "namespace": namespace, "name": "web"}
+        assert drift["revision"] == good
+
+        bad = repo.commit({"settings.yaml": state_configmap("bad")})
+        git_http_server.publish(repo, "c.git")
+        controller.refresh(f"{namespace}/web")
+        await apps.wait_for(lambda: "HealthDegraded" in _reasons(hook.bodies("/all")), 60, message="HealthDegraded")
+        degraded = next(b for b in hook.bodies("/all") if b["reason"] == "HealthDegraded")
+        assert degraded["severity"] == "error" and degraded["revision"] == bad
+
+        fixed = repo.commit({"settings.yaml": state_configmap("good")})
+        git_http_server.publish(repo, "c.git")
+        controller.refresh(f"{namespace}/web")
+        await apps.wait_for(lambda: "HealthRecovered" in _reasons(hook.bodies("/all")), 60, message="HealthRecovered")
+        recovered = next(b for b in hook.bodies("/all") if b["reason"] == "HealthRecovered")
+        assert recovered["severity"] == "info" and recovered["revision"] == fixed
+        assert hook.violations == []
+
+
+async def test_an_inclusion_list_lets_only_matching_messages_through(
+    kube: KubeClient, namespace: str, controller: Controller, make_repo: MakeRepo, git_http_server: GitHttpServer
+) -> None:
+    async with receiver(generic()) as hook:
+        await provider(kube, namespace, "p", type="generic", address=f"{hook.url}/only")
+        await provider(kube, namespace, "q", type="generic", address=f"{hook.url}/every")
+        await alert(kube, namespace, "only", "p", inclusionList=["^health degraded"])
+        await alert(kube, namespace, "every", "q")
+        repo = make_repo()
+        repo.commit({"settings.yaml": state_configmap("good")})
+        app = apps.application("web", namespace, git_http_server.publish(repo, "c.git"))
+        app["spec"]["healthChecks"] = [
+            {"group": "", "kind": "ConfigMap", "current": "true", "failed": "data.state == 'bad'"}
+        ]
+        await kube.create(app)
+        await apps.wait_for(lambda: "Synced" in _reasons(hook.bodies("/every")), 60, message="Synced delivery")
+        repo.commit({"settings.yaml": state_configmap("bad")})
+        git_http_server.publish(repo, "c.git")
+        controller.refresh(f"{namespace}/web")
+        await apps.wait_for(lambda: hook.bodies("/only"), 60, message="the included delivery")
+        await apps.wait_for(lambda: "HealthDegraded" in _reasons(hook.bodies("/every")), 60, message="degraded")
+        assert all(b["message"].startswith("health degraded") for b in hook.bodies("/only"))
+        assert _reasons(hook.bodies("/only")) == ["HealthDegraded"]
+
+
+async def test_application_set_events_reach_an_alert_for_that_kind_only(
+    kube: KubeClient, namespace: str, controller: Controller, make_repo: MakeRepo, git_http_server: GitHttpServer
+) -> None:
+    async with receiver(generic()) as hook:
+        await provider(kube, namespace, "sets", type="generic", address=f"{hook.url}/sets")
+        await provider(kube, namespace, "apps", type="generic", address=f"{hook.url}/apps")
+        await alert(kube, namespace, "sets", "sets", eventSources=[{"kind": "ApplicationSet", "name": "fleet-*"}])
+        await alert(kube, namespace, "apps", "apps", eventSources=[{"kind": "Application", "name": "*"}])
+        repo = make_repo()
+        repo.commit({"apps/one/cm.yaml": state_configmap("good")})
+        url = git_http_server.publish(repo, "c.git")
+        tmpl = template(namespace, url, "gen-{{env}}", "apps/one")
+        generators = [{"list": {"elements": [{"env": "dev"}]}}]
+        await kube.create(appset("fleet-a", namespace, generators, tmpl))
+        await wait_names(kube, namespace, "fleet-a", {"gen-dev"})
+        await apps.wait_for(lambda: hook.bodies("/sets"), 60, message="a delivery about the ApplicationSet")
+        body = hook.bodies("/sets")[0]
+        assert body["involvedObject"] == {"kind": "ApplicationSet", "namespace": namespace, "name": "fleet-a"}
+        await apps.wait_for(lambda: "Synced" in _reasons(hook.bodies("/apps")), 60, message="gen-dev Synced")
+        assert {b["involvedObject"]["kind"] for b in hook.bodies("/apps")} == {"Application"}
+        assert "fleet-a" not in {b["involvedObject"]["name"] for b in hook.bodies("/apps")}
+        assert hook.violations == []
