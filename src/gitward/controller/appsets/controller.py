@@ -33,6 +33,8 @@ log = get_logger(__name__)
 
 STATUS_DELAY = 1.0
 """Seconds a change of a generated Application waits before the set reports it (bursts coalesce)."""
+EARLY_TIMER = 0.5
+"""Seconds a timer may fire before a full pass is due and still count as due."""
 ERROR_RETRY = 30.0
 """Most seconds before a set whose generators, template or writes failed is tried again (besides its
 interval); the first retry comes after `FIRST_RETRY`, doubling with each failed pass in a row (a
@@ -145,7 +147,7 @@ class AppSets:
         memory = self.memory.setdefault(key, SetMemory())
         interval = _interval(appset)
         now = time.monotonic()
-        full = key in self._full or now - memory.checked_at >= interval * 0.9
+        full = key in self._full or now >= memory.full_due - EARLY_TIMER
         self._full.discard(key)
         not_before = self._refresh_at.pop(key, None)
         if _new_refresh(appset):
@@ -155,7 +157,10 @@ class AppSets:
         await self.reconciler.reconcile(appset, memory, full, not_before)
         if full:
             memory.failed_passes = memory.failed_passes + 1 if memory.failure is not None else 0
-            self.queue.add_after(key, retry_delay(memory.failed_passes) if memory.failed_passes else interval)
+            wait = retry_delay(memory.failed_passes) if memory.failed_passes else interval
+            memory.full_due = memory.checked_at + wait
+        # every pass re-arms the timer: a status-only pass (an Application's change) took its place
+        self.queue.add_after(key, max(memory.full_due - time.monotonic(), 0.0))
 
 
 def retry_delay(failed_passes: int) -> float:

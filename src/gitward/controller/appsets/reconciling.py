@@ -46,6 +46,7 @@ class SetMemory:
     """What the controller remembers of one set between passes (not persisted)."""
 
     checked_at: float = -1e18
+    full_due: float = -1e18  # monotonic time the next full pass is due (interval, or a failure's retry)
     generation: Any = None
     failure: tuple[str, str, str] | None = None  # (condition, reason, message) of the last full pass
     failed_passes: int = 0  # full passes in a row that failed (the retry backs off with them)
