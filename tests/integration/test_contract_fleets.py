@@ -1,0 +1,144 @@
+"""Contract tests of SPEC §11 and §12 driven only through the documented resources, for promises the
+other tests leave to unit tests or do not reach: an ApplicationSet re-checking its generators on
+its own `spec.interval` (no webhook, no annotation), the default `applicationsSync: sync` updating
+and pruning what it generated, ImagePolicy alphabetical and numerical orders against a real
+registry, and the `:tag` / `:name` image markers rewritten and pushed by an ImageUpdateAutomation."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.integration.test_appsets_generators import appset, configmap, generated, template, wait_names
+from tests.integration.test_image_scanning import obj, status
+from tests.support import apps
+from tests.support.fixtures import MakeRepo
+from tests.support.gitserver import GitHttpServer
+from tests.support.images import ImageBed, image_bed
+from tests.support.registry import push_dir, registry, secret
+
+from gitward.controller.manager import Controller
+from gitward.core.applications import API_VERSION
+from gitward.kube.client import KubeClient
+from gitward.testing.gitrepos import run_git
+from gitward.testing.registries import Registry
+
+__all__ = ["image_bed", "registry"]  # fixtures
+
+
+async def test_a_set_rechecks_its_generators_on_its_interval(
+    kube: KubeClient, namespace: str, controller: Controller, make_repo: MakeRepo, git_http_server: GitHttpServer
+) -> None:
+    repo = make_repo()
+    repo.commit({"apps/one/cm.yaml": configmap("one")})
+    url = git_http_server.publish(repo, "c.git")
+    generator = {"git": {"repoURL": url, "revision": "main", "directories": [{"path": "apps/*"}]}}
+    tmpl = template(namespace, url, "i-{{path.basename}}", "{{path}}")
+    await kube.create(appset("ticking", namespace, [generator], tmpl, interval="2s"))
+    await wait_names(kube, namespace, "ticking", {"i-one"})
+
+    repo.commit({"apps/two/cm.yaml": configmap("two")})
+    git_http_server.publish(repo, "c.git")  # no webhook, no annotation: only the interval
+    await wait_names(kube, namespace, "ticking", {"i-one", "i-two"})
+    meta = (await kube.get(API_VERSION, "ApplicationSet", "ticking", namespace))["metadata"]
+    assert "gitward.dev/refresh" not in (meta.get("annotations") or {})
+
+
+async def test_the_default_sync_policy_updates_and_prunes_generated_applications(
+    kube: KubeClient, namespace: str, controller: Controller, make_repo: MakeRepo, git_http_server: GitHttpServer
+) -> None:
+    repo = make_repo()
+    repo.commit({"apps/a/cm.yaml": configmap("a")})
+    url = git_http_server.publish(repo, "c.git")
+    elements = [{"env": "dev"}, {"env": "prod"}]
+    tmpl = template(namespace, url, "l-{{env}}", "apps/a", env="{{env}}", tier="one")
+    tmpl["spec"].pop("syncPolicy")  # manual: these Applications are only looked at
+    await kube.create(appset("listed", namespace, [{"list": {"elements": elements}}], tmpl))
+    found = await wait_names(kube, namespace, "listed", {"l-dev", "l-prod"})
+    assert found["l-prod"]["metadata"]["labels"]["env"] == "prod"
+
+    tmpl["metadata"]["labels"]["tier"] = "two"
+    patch = {"spec": {"template": tmpl, "generators": [{"list": {"elements": elements[:1]}}]}}
+    await kube.patch(API_VERSION, "ApplicationSet", "listed", namespace, patch)
+    found = await wait_names(kube, namespace, "listed", {"l-dev"})
+
+    async def updated() -> bool:
+        labels = (await generated(kube, namespace, "listed"))["l-dev"]["metadata"]["labels"]
+        return bool(labels.get("tier") == "two")
+
+    await apps.wait_for(updated, 30, message="the template change applied to l-dev")
+    assert await kube.get_or_none(API_VERSION, "Application", "l-prod", namespace) is None
+
+
+async def _latest(kube: KubeClient, namespace: str, name: str) -> str:
+    return str((await status(kube, namespace, "ImagePolicy", name)).get("latestImage") or "")
+
+
+async def test_alphabetical_and_numerical_policies_pick_their_tag(
+    kube: KubeClient, namespace: str, controller: Controller, registry: Registry
+) -> None:
+    for tag in ("alpha", "delta", "bravo", "10", "9", "build-3", "build-12"):
+        push_dir(registry, f"{namespace}/app:{tag}", {"t": tag})
+    await kube.create(secret("registry-creds", namespace, registry))
+    image = f"{registry.host}/{namespace}/app"
+    spec = {"image": image, "interval": "1s", "secretRef": {"name": "registry-creds"}}
+    await kube.create(obj("ImageRepository", "app", namespace, spec))
+    letters = {"pattern": "^[a-z]+$"}
+    policies: dict[str, dict[str, Any]] = {
+        "alpha-asc": {"policy": {"alphabetical": {"order": "asc"}}, "filterTags": letters},
+        "alpha-desc": {"policy": {"alphabetical": {"order": "desc"}}, "filterTags": letters},
+        "numbers": {"policy": {"numerical": {"order": "asc"}}, "filterTags": {"pattern": "^[0-9]+$"}},
+        "numbers-desc": {"policy": {"numerical": {"order": "desc"}}, "filterTags": {"pattern": "^[0-9]+$"}},
+        "builds": {
+            "policy": {"numerical": {"order": "asc"}},
+            "filterTags": {"pattern": "^build-(?P<n>[0-9]+)$", "extract": "$n"},
+        },
+    }
+    for name, body in policies.items():
+        await kube.create(obj("ImagePolicy", name, namespace, {"imageRepositoryRef": {"name": "app"}, **body}))
+    expected = {
+        "alpha-asc": "delta",  # Flux: asc picks the last in ascending order
+        "alpha-desc": "alpha",
+        "numbers": "10",
+        "numbers-desc": "9",
+        "builds": "build-12",
+    }
+    for name, tag in expected.items():
+
+        async def picked(name: str = name, tag: str = tag) -> bool:
+            return await _latest(kube, namespace, name) == f"{image}:{tag}"
+
+        await apps.wait_for(picked, 30, message=f"ImagePolicy {name} picks {tag}")
+
+
+MARKED = """\
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: values
+data:
+  repository: {image} # {{"$imagepolicy": "{namespace}:web:name"}}
+  tag: 1.0.0 # {{"$imagepolicy": "{namespace}:web:tag"}}
+  other: 1.0.0
+"""
+
+
+async def test_tag_and_name_markers_are_rewritten_and_pushed(image_bed: ImageBed, make_repo: MakeRepo) -> None:
+    bed = image_bed
+    bed.push_tags("1.0.0")
+    repo = make_repo()
+    first = repo.commit({"deploy/values.yaml": MARKED.format(image=bed.image, namespace=bed.namespace)})
+    url = bed.publish(repo)
+    await bed.create_secrets()
+    await bed.deploy(url, first)
+    await bed.automate()
+    await apps.wait_for(lambda: bed.status("ImagePolicy", "latestImage"), 60, message="latestImage")
+
+    bed.push_tags("1.2.0")
+    pushed = await bed.pushed()
+    content = run_git("show", f"{pushed}:deploy/values.yaml", cwd=bed.bare)
+    assert f'tag: 1.2.0 # {{"$imagepolicy": "{bed.namespace}:web:tag"}}' in content
+    assert f"repository: {bed.image} # " in content
+    assert "other: 1.0.0" in content  # an unmarked field is left alone
+    await apps.wait_status(bed.kube, bed.namespace, "web", apps.synced_at(pushed), timeout=60)
+    values = await bed.kube.get("v1", "ConfigMap", "values", bed.namespace)
+    assert values["data"]["tag"] == "1.2.0" and values["data"]["repository"] == bed.image
