@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from tests.integration.test_appsets_generators import appset, configmap, generated, template, wait_names
+from tests.integration.test_depends_on import held
 from tests.integration.test_image_scanning import obj, status
 from tests.support import apps
 from tests.support.fixtures import MakeRepo
@@ -142,3 +143,33 @@ async def test_tag_and_name_markers_are_rewritten_and_pushed(image_bed: ImageBed
     await apps.wait_status(bed.kube, bed.namespace, "web", apps.synced_at(pushed), timeout=60)
     values = await bed.kube.get("v1", "ConfigMap", "values", bed.namespace)
     assert values["data"]["tag"] == "1.2.0" and values["data"]["repository"] == bed.image
+
+
+async def test_a_dependency_synced_but_degraded_holds_its_dependent(
+    kube: KubeClient, namespace: str, controller: Controller, make_repo: MakeRepo, git_http_server: GitHttpServer
+) -> None:
+    state = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: db\ndata:\n  state: {state}\n"
+    repo = make_repo()
+    repo.commit({"db/cm.yaml": state.format(state="bad"), "web/cm.yaml": configmap("web")})
+    url = git_http_server.publish(repo, "c.git")
+    db = apps.application("db", namespace, url, "db")
+    db["spec"]["healthChecks"] = [
+        {"group": "", "kind": "ConfigMap", "current": "data.state == 'good'", "failed": "data.state == 'bad'"}
+    ]
+    await kube.create(db)
+    await apps.wait_status(
+        kube,
+        namespace,
+        "db",
+        lambda s: (
+            (s.get("sync") or {}).get("status") == "Synced" and (s.get("health") or {}).get("status") == "Degraded"
+        ),
+    )
+    await kube.create(apps.application("web", namespace, url, "web", dependsOn=[{"name": "db"}]))
+    await apps.wait_status(kube, namespace, "web", held("DependenciesNotReady", f"{namespace}/db"))
+    assert await kube.get_or_none("v1", "ConfigMap", "web", namespace) is None
+
+    repo.commit({"db/cm.yaml": state.format(state="good")})
+    git_http_server.publish(repo, "c.git")
+    controller.refresh(f"{namespace}/db")
+    await apps.wait_status(kube, namespace, "web", apps.all_of(apps.synced_at(repo.head()), apps.healthy))

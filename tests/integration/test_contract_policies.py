@@ -1,7 +1,8 @@
 """Contract tests of SPEC §13 driven only through the documented resources, for promises the other
 tests leave to unit tests: a Policy's match by kind, project glob and namespace glob (an object
 without a namespace is judged in the destination namespace), `Force=true` re-creating a Job whose
-template changed, and an allow sync window that is closed."""
+template changed, a failed hook deleted by its HookFailed policy, and an allow sync window that is
+closed."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import datetime as dt
 from typing import Any
 
 from tests.integration.test_policies import configmap, policy, refused
+from tests.integration.test_sync_hooks import hook
 from tests.integration.test_sync_replace import job
 from tests.integration.test_sync_windows import project
 from tests.support import apps
@@ -108,3 +110,27 @@ async def test_an_allow_window_that_is_closed_holds_only_the_applications_it_nam
     )  # fmt: skip
     status = await apps.wait_status(kube, namespace, "held-app", apps.synced_at(repo.head()))
     assert apps.condition(status, "SyncWindow") is None
+
+
+async def test_a_failed_hook_with_hook_failed_policy_is_deleted(
+    kube: KubeClient, namespace: str, controller: Controller, make_repo: MakeRepo, git_http_server: GitHttpServer
+) -> None:
+    repo = make_repo()
+    repo.commit({"cm.yaml": configmap("settings", value="1")})
+    url = git_http_server.publish(repo, "config.git")
+    spec: dict[str, Any] = {"syncPolicy": {"automated": {"prune": True}, "retry": {"limit": 0}}}
+    await kube.create(apps.application("web", namespace, url, **spec))
+    await apps.wait_status(kube, namespace, "web", apps.synced_at(repo.head()))
+
+    repo.commit({"migrate.yaml": hook("migrate", "PreSync", fail=True, policy="HookFailed")})
+    git_http_server.publish(repo, "config.git")
+    controller.refresh(f"{namespace}/web")
+    status = await apps.wait_status(
+        kube, namespace, "web", lambda s: (s.get("operationState") or {}).get("phase") == "Failed", timeout=90
+    )
+    assert "migrate" in status["operationState"]["message"]
+
+    async def deleted() -> bool:
+        return await kube.get_or_none("batch/v1", "Job", "migrate", namespace) is None
+
+    await apps.wait_for(deleted, 60, message="the failed hook Job deleted by its HookFailed policy")
