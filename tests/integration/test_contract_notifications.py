@@ -1,8 +1,9 @@
 """Contract tests of SPEC §14 driven only through the documented resources: Provider and Alert in the
-cluster, an Application (or ApplicationSet) synced by the in-process controller, and a `generic`
-receiver on 127.0.0.1 that checks the documented JSON shape. They cover the events the other
-notification tests leave to unit tests: drift corrected, health degraded and recovered, an Alert's
-inclusionList, and ApplicationSet events reaching an Alert whose eventSources name that kind.
+cluster, an Application (or ApplicationSet) synced by the in-process controller, and receivers on
+127.0.0.1 that check the documented request shapes. They cover the events the other notification
+tests leave to unit tests: drift corrected, health degraded and recovered, an Alert's inclusionList,
+a refused revision (an error delivery and a failure commit status), and ApplicationSet events
+reaching an Alert whose eventSources name that kind.
 """
 
 from __future__ import annotations
@@ -13,10 +14,11 @@ from tests.integration.test_appsets_generators import appset, template, wait_nam
 from tests.support import apps
 from tests.support.fixtures import MakeRepo
 from tests.support.gitserver import GitHttpServer
-from tests.support.notifications import alert, provider
-from tests.support.receivers import generic, receiver
+from tests.support.notifications import alert, provider, secret
+from tests.support.receivers import generic, github, receiver
 
 from gitward.controller.manager import Controller
+from gitward.core.applications import API_VERSION
 from gitward.kube.client import KubeClient
 
 
@@ -113,3 +115,46 @@ async def test_application_set_events_reach_an_alert_for_that_kind_only(
         assert {b["involvedObject"]["kind"] for b in hook.bodies("/apps")} == {"Application"}
         assert "fleet-a" not in {b["involvedObject"]["name"] for b in hook.bodies("/apps")}
         assert hook.violations == []
+
+
+async def test_a_refused_revision_is_an_error_delivery_and_a_failure_commit_status(
+    kube: KubeClient, namespace: str, controller: Controller, make_repo: MakeRepo, git_http_server: GitHttpServer
+) -> None:
+    token = "ghp-refused-4471"
+    async with receiver(generic()) as hook, receiver(github(token)) as forge:
+        await secret(kube, namespace, "github", token=token)
+        await provider(kube, namespace, "hook", type="generic", address=f"{hook.url}/hook")
+        await provider(
+            kube, namespace, "forge", type="github", address=f"{forge.url}/org/repo", secretRef={"name": "github"}
+        )
+        await alert(kube, namespace, "hook", "hook", eventSeverity="error")
+        await alert(kube, namespace, "forge", "forge")
+        deny = {
+            "apiVersion": API_VERSION,
+            "kind": "Policy",
+            "metadata": {"name": "no-bad", "namespace": namespace},
+            "spec": {
+                "action": "Deny",
+                "match": {"kinds": [{"group": "", "kind": "ConfigMap"}]},
+                "validations": [{"expression": "object.data.state != 'bad'", "message": "state must not be bad"}],
+            },
+        }
+        await kube.create(deny)
+        repo = make_repo()
+        good = repo.commit({"settings.yaml": state_configmap("good")})
+        await kube.create(apps.application("web", namespace, git_http_server.publish(repo, "c.git")))
+        await apps.wait_status(kube, namespace, "web", apps.synced_at(good))
+        refused = repo.commit({"settings.yaml": state_configmap("bad")})
+        git_http_server.publish(repo, "c.git")
+        controller.refresh(f"{namespace}/web")
+
+        await apps.wait_for(lambda: hook.bodies("/hook"), 60, message="the refusal delivered")
+        body = hook.bodies("/hook")[0]
+        assert body["severity"] == "error" and body["revision"] == refused
+        assert "no-bad" in body["message"] and "state must not be bad" in body["message"]
+
+        path = f"/api/v3/repos/org/repo/statuses/{refused}"
+        await apps.wait_for(lambda: forge.bodies(path), 60, message="a commit status for the refused commit")
+        assert [b["state"] for b in forge.bodies(path)][-1] == "failure"
+        assert all(b["context"] == f"gitward/{namespace}/web" for b in forge.bodies(path))
+        assert hook.violations == [] and forge.violations == []
