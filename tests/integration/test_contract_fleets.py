@@ -1,14 +1,17 @@
 """Contract tests of SPEC §11 and §12 driven only through the documented resources, for promises the
 other tests leave to unit tests or do not reach: an ApplicationSet re-checking its generators on
 its own `spec.interval` (no webhook, no annotation), the default `applicationsSync: sync` updating
-and pruning what it generated, ImagePolicy alphabetical and numerical orders against a real
+and pruning what it generated, deleting a set (its Applications go, their objects only without
+preserveResourcesOnDeletion), a Synced but Degraded dependency holding its dependent, ImagePolicy alphabetical and numerical orders against a real
 registry, and the `:tag` / `:name` image markers rewritten and pushed by an ImageUpdateAutomation."""
 
 from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from tests.integration.test_appsets_generators import appset, configmap, generated, template, wait_names
+from tests.integration.test_appsets_policies import listed, repo_url
 from tests.integration.test_depends_on import held
 from tests.integration.test_image_scanning import obj, status
 from tests.support import apps
@@ -23,7 +26,7 @@ from gitward.kube.client import KubeClient
 from gitward.testing.gitrepos import run_git
 from gitward.testing.registries import Registry
 
-__all__ = ["image_bed", "registry"]  # fixtures
+__all__ = ["image_bed", "registry", "repo_url"]  # fixtures
 
 
 async def test_a_set_rechecks_its_generators_on_its_interval(
@@ -173,3 +176,29 @@ async def test_a_dependency_synced_but_degraded_holds_its_dependent(
     git_http_server.publish(repo, "c.git")
     controller.refresh(f"{namespace}/db")
     await apps.wait_status(kube, namespace, "web", apps.all_of(apps.synced_at(repo.head()), apps.healthy))
+
+
+@pytest.mark.parametrize("preserve", [True, False], ids=["preserve", "cascade"])
+async def test_deleting_the_set_deletes_its_applications_and_keeps_objects_only_when_preserved(
+    kube: KubeClient, namespace: str, controller: Controller, repo_url: str, preserve: bool
+) -> None:
+    spec = {"syncPolicy": {"preserveResourcesOnDeletion": True}} if preserve else {}
+    await kube.create(listed(namespace, repo_url, ["a", "b"], **spec))
+    await wait_names(kube, namespace, "fleet", {"a", "b"})
+    for n in ("a", "b"):
+        await apps.wait_status(kube, namespace, n, apps.healthy)
+    await kube.delete(API_VERSION, "ApplicationSet", "fleet", namespace)
+
+    async def applications_gone() -> bool:
+        return not await generated(kube, namespace, "fleet")
+
+    await apps.wait_for(applications_gone, 60, message="the generated Applications deleted with their set")
+    if preserve:
+        for n in ("a", "b"):
+            assert await kube.get_or_none("v1", "ConfigMap", f"cm-{n}", namespace) is not None
+    else:
+
+        async def objects_gone() -> bool:
+            return all([await kube.get_or_none("v1", "ConfigMap", f"cm-{n}", namespace) is None for n in ("a", "b")])
+
+        await apps.wait_for(objects_gone, 60, message="the Applications' objects deleted")
