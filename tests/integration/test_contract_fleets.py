@@ -3,7 +3,8 @@ other tests leave to unit tests or do not reach: an ApplicationSet re-checking i
 its own `spec.interval` (no webhook, no annotation), the default `applicationsSync: sync` updating
 and pruning what it generated, deleting a set (its Applications go, their objects only without
 preserveResourcesOnDeletion), a Synced but Degraded dependency holding its dependent, ImagePolicy
-alphabetical and numerical orders against a real registry, and the `:tag` / `:name` image markers rewritten and pushed by an ImageUpdateAutomation."""
+alphabetical and numerical orders against a real registry, and the `:tag` / `:name` image markers
+rewritten and pushed by an ImageUpdateAutomation."""
 
 from __future__ import annotations
 
