@@ -19,7 +19,7 @@ from tests.support import apps
 from tests.support.fixtures import MakeRepo
 from tests.support.gitserver import GitHttpServer
 from tests.support.images import ImageBed, image_bed
-from tests.support.registry import push_dir, registry, secret
+from tests.support.registry import plain_registry, push_dir, registry, secret
 
 from gitward.controller.manager import Controller
 from gitward.core.applications import API_VERSION
@@ -27,7 +27,7 @@ from gitward.kube.client import KubeClient
 from gitward.testing.gitrepos import run_git
 from gitward.testing.registries import Registry
 
-__all__ = ["image_bed", "registry", "repo_url"]  # fixtures
+__all__ = ["image_bed", "plain_registry", "registry", "repo_url"]  # fixtures
 
 
 async def test_a_set_rechecks_its_generators_on_its_interval(
@@ -203,3 +203,22 @@ async def test_deleting_the_set_deletes_its_applications_and_keeps_objects_only_
             return all([await kube.get_or_none("v1", "ConfigMap", f"cm-{n}", namespace) is None for n in ("a", "b")])
 
         await apps.wait_for(objects_gone, 60, message="the Applications' objects deleted")
+
+
+async def test_an_image_repository_on_plain_http_needs_insecure(
+    kube: KubeClient, namespace: str, controller: Controller, plain_registry: Registry
+) -> None:
+    push_dir(plain_registry, f"{namespace}/plain:1.0.0", {"t": "1"})
+    spec = {"image": f"{plain_registry.host}/{namespace}/plain", "interval": "1s"}
+    await kube.create(obj("ImageRepository", "plain", namespace, spec))
+
+    async def ready(expected: str) -> dict[str, Any] | None:
+        found = await status(kube, namespace, "ImageRepository", "plain")
+        cond = next((c for c in found.get("conditions") or [] if c["type"] == "Ready"), None)
+        return cond if cond and cond["status"] == expected else None
+
+    refused = await apps.wait_for(lambda: ready("False"), 30, message="the plain-HTTP scan refused")
+    assert "insecure" in refused["message"]
+    await kube.patch("gitward.dev/v1alpha1", "ImageRepository", "plain", namespace, {"spec": {"insecure": True}})
+    await apps.wait_for(lambda: ready("True"), 30, message="the scan with insecure: true")
+    assert (await status(kube, namespace, "ImageRepository", "plain"))["lastScanResult"]["tagCount"] == 1
