@@ -18,7 +18,7 @@ from tests.integration.test_image_scanning import obj, status
 from tests.support import apps
 from tests.support.fixtures import MakeRepo
 from tests.support.gitserver import GitHttpServer
-from tests.support.images import ImageBed, image_bed
+from tests.support.images import ImageBed, image_bed, image_objects
 from tests.support.registry import plain_registry, push_dir, registry, secret
 
 from gitward.controller.manager import Controller
@@ -222,3 +222,25 @@ async def test_an_image_repository_on_plain_http_needs_insecure(
     await kube.patch("gitward.dev/v1alpha1", "ImageRepository", "plain", namespace, {"spec": {"insecure": True}})
     await apps.wait_for(lambda: ready("True"), 30, message="the scan with insecure: true")
     assert (await status(kube, namespace, "ImageRepository", "plain"))["lastScanResult"]["tagCount"] == 1
+
+
+async def test_an_automation_pushes_to_its_own_branch_and_leaves_checkout_alone(
+    image_bed: ImageBed, make_repo: MakeRepo
+) -> None:
+    bed = image_bed
+    bed.push_tags("1.0.0")
+    repo = make_repo()
+    first = repo.commit({"deploy/web.yaml": bed.deployment("1.0.0")})
+    url = bed.publish(repo)
+    await bed.create_secrets()
+    await bed.deploy(url, first)
+    objects = image_objects(bed.namespace, bed.image)
+    objects[2]["spec"]["git"]["push"] = {"branch": "image-updates"}
+    for manifest in objects:
+        await bed.kube.create(manifest)
+    bed.push_tags("1.3.0")
+    pushed = await bed.pushed()
+    assert run_git("rev-parse", "refs/heads/image-updates", cwd=bed.bare).strip() == pushed
+    assert run_git("rev-parse", "refs/heads/main", cwd=bed.bare).strip() == first
+    assert f"{bed.image}:1.3.0" in run_git("show", f"{pushed}:deploy/web.yaml", cwd=bed.bare)
+    assert run_git("rev-parse", f"{pushed}^", cwd=bed.bare).strip() == first
