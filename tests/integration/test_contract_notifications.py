@@ -2,8 +2,8 @@
 cluster, an Application (or ApplicationSet) synced by the in-process controller, and receivers on
 127.0.0.1 that check the documented request shapes. They cover the events the other notification
 tests leave to unit tests: drift corrected, health degraded and recovered, an Alert's inclusionList,
-a refused revision (an error delivery and a failure commit status), and ApplicationSet events
-reaching an Alert whose eventSources name that kind.
+a refused revision (an error delivery and a failure commit status), rollout steps and promotion,
+and ApplicationSet events reaching an Alert whose eventSources name that kind.
 """
 
 from __future__ import annotations
@@ -12,12 +12,14 @@ from typing import Any
 
 from tests.integration.test_appsets_generators import appset, template, wait_names
 from tests.support import apps
+from tests.support import rollouts as r
 from tests.support.fixtures import MakeRepo
 from tests.support.gitserver import GitHttpServer
 from tests.support.notifications import alert, provider, secret
 from tests.support.receivers import generic, github, receiver
 
 from gitward.controller.manager import Controller
+from gitward.core import rollouts as ro
 from gitward.core.applications import API_VERSION
 from gitward.kube.client import KubeClient
 
@@ -158,3 +160,26 @@ async def test_a_refused_revision_is_an_error_delivery_and_a_failure_commit_stat
         assert [b["state"] for b in forge.bodies(path)][-1] == "failure"
         assert all(b["context"] == f"gitward/{namespace}/web" for b in forge.bodies(path))
         assert hook.violations == [] and forge.violations == []
+
+
+async def test_rollout_steps_and_promotion_are_delivered(
+    kube: KubeClient, namespace: str, controller: Controller
+) -> None:
+    async with receiver(generic()) as hook:
+        await provider(kube, namespace, "hook", type="generic", address=f"{hook.url}/rollouts")
+        await alert(kube, namespace, "rollouts", "hook", eventSources=[{"kind": "Rollout", "name": "w*"}])
+        await kube.create(r.deployment("web", namespace, "v1"))
+        await kube.create(r.service("web", namespace, "web"))
+        await kube.create(r.rollout("web", namespace, {"canary": {"steps": [{"setWeight": 50}, {"pause": {}}]}}))
+        await r.wait_rollout(kube, namespace, "web", r.phase("Healthy"))
+        await r.set_version(kube, namespace, "v2")
+        paused = await r.wait_rollout(kube, namespace, "web", r.phase("Paused"))
+        await apps.wait_for(lambda: "Paused" in _reasons(hook.bodies("/rollouts")), 60, message="the step delivery")
+        await r.operate(kube, namespace, "web", ro.PROMOTE, "1")
+        await apps.wait_for(lambda: "Promoted" in _reasons(hook.bodies("/rollouts")), 60, message="the promotion")
+        reasons = _reasons(hook.bodies("/rollouts"))
+        assert reasons.index("RolloutStarted") < reasons.index("Paused") < reasons.index("Promoted")
+        promoted = next(b for b in hook.bodies("/rollouts") if b["reason"] == "Promoted")
+        assert promoted["involvedObject"] == {"kind": "Rollout", "namespace": namespace, "name": "web"}
+        assert promoted["severity"] == "info" and paused["canaryRevision"] in promoted["message"]
+        assert hook.violations == []
