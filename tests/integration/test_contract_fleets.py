@@ -8,6 +8,8 @@ rewritten and pushed by an ImageUpdateAutomation."""
 
 from __future__ import annotations
 
+import base64
+import json
 from typing import Any
 
 import pytest
@@ -244,3 +246,32 @@ async def test_an_automation_pushes_to_its_own_branch_and_leaves_checkout_alone(
     assert run_git("rev-parse", "refs/heads/main", cwd=bed.bare).strip() == first
     assert f"{bed.image}:1.3.0" in run_git("show", f"{pushed}:deploy/web.yaml", cwd=bed.bare)
     assert run_git("rev-parse", f"{pushed}^", cwd=bed.bare).strip() == first
+
+
+async def test_an_image_repository_reads_a_dockerconfigjson_secret(
+    kube: KubeClient, namespace: str, controller: Controller, registry: Registry
+) -> None:
+    push_dir(registry, f"{namespace}/private:2.0.0", {"t": "2"})
+    config = json.dumps({"auths": {registry.host: {"username": registry.username, "password": registry.password}}})
+    assert registry.ca_crt is not None
+    data = {".dockerconfigjson": config, "ca.crt": registry.ca_crt.read_text()}
+    await kube.create(
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "type": "kubernetes.io/dockerconfigjson",
+            "metadata": {"name": "pull-secret", "namespace": namespace},
+            "data": {k: base64.b64encode(v.encode()).decode() for k, v in data.items()},
+        }
+    )
+    image = f"{registry.host}/{namespace}/private"
+    spec = {"image": image, "interval": "1s", "secretRef": {"name": "pull-secret"}}
+    await kube.create(obj("ImageRepository", "private", namespace, spec))
+    policy = {"imageRepositoryRef": {"name": "private"}, "policy": {"semver": {"range": ">=1.0.0"}}}
+    await kube.create(obj("ImagePolicy", "private", namespace, policy))
+
+    async def picked() -> bool:
+        return await _latest(kube, namespace, "private") == f"{image}:2.0.0"
+
+    await apps.wait_for(picked, 30, message="latestImage through the dockerconfigjson Secret")
+    assert registry.password not in json.dumps(await status(kube, namespace, "ImageRepository", "private"))
