@@ -5,23 +5,22 @@ A Provider says where to deliver (`type`, `address`, `secretRef`); an Alert says
 there (`providerRef`, `eventSeverity`, `eventSources`, inclusion/exclusion regexes, `summary`). Both
 live in the controller namespace, as in Flux's notification API. Every string is held to a grammar
 of `gitward.core.identifiers` (the CRDs under `deploy/crds/` carry the same patterns); the regexes are
-compiled here with RE2 (`compile_regex`, linear-time matching, the syntax of Flux's Go regexp) and
-refused when they do not compile.
+compiled here with RE2 (`gitward.core.regexes`: linear-time matching, the syntax of Flux's Go
+regexp) and refused when they do not compile.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import re
 from dataclasses import dataclass, field
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
-import re2
 from pydantic import AfterValidator, Field
 
 from gitward.core.applications import SpecModel, grammar
 from gitward.core.identifiers import check
+from gitward.core.regexes import RegexError, compile_regex, error_message
 
 PROVIDER_KIND = "Provider"
 ALERT_KIND = "Alert"
@@ -64,22 +63,9 @@ def check_regex(value: str) -> str:
         raise ValueError("nested quantifiers (like '(a+)+') are not allowed: they can backtrack forever")
     try:
         compile_regex(value)
-    except re2.error as exc:
-        raise ValueError(f"not a valid regular expression: {_re2_message(exc)}") from exc
+    except RegexError as exc:
+        raise ValueError(f"not a valid regular expression: {error_message(exc)}") from exc
     return value
-
-
-@functools.lru_cache(maxsize=1024)
-def compile_regex(value: str) -> Any:
-    """`value` compiled by RE2 (errors not logged to stderr); raises `re2.error`."""
-    options = re2.Options()
-    options.log_errors = False
-    return re2.compile(value, options)
-
-
-def _re2_message(exc: Exception) -> str:
-    detail = exc.args[0] if exc.args else exc
-    return (detail.decode(errors="replace") if isinstance(detail, bytes) else str(detail))[:200]
 
 
 def _nested_quantifier(pattern: str) -> bool:

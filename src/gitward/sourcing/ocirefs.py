@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from gitward.core.errors import SourceError
+from gitward.core.regexes import RegexError, compile_regex, error_message
 from gitward.sourcing import chartversions
 
 __all__ = [
@@ -128,9 +129,9 @@ def filter_tags(tags: list[str], pattern: str = "", extract: str = "") -> list[T
     if not pattern:
         return [Tag(t, t) for t in tags]
     try:
-        regex = re.compile(pattern)
-    except re.error as exc:
-        raise ValueError(f"filterTags.pattern {pattern!r}: {exc}") from None
+        regex = compile_regex(pattern)  # RE2: linear time whatever the pattern and the registry's tags
+    except RegexError as exc:
+        raise ValueError(f"filterTags.pattern {pattern[:200]!r}: {error_message(exc)}") from None
     found = []
     for tag in tags:
         match = regex.search(tag)
@@ -142,7 +143,7 @@ def filter_tags(tags: list[str], pattern: str = "", extract: str = "") -> list[T
 _TEMPLATE = re.compile(r"\$(?:\{(\w+)\}|(\w+))")
 
 
-def _expand(template: str, match: re.Match[str]) -> str:
+def _expand(template: str, match: Any) -> str:
     def one(m: re.Match[str]) -> str:
         name = m.group(1) or m.group(2)
         try:

@@ -115,6 +115,17 @@ def test_filter_tags_with_numbered_groups_and_bad_patterns() -> None:
         ocirefs.filter_tags(["a"], pattern="(")
 
 
+def test_a_pattern_that_backtracks_forever_in_python_is_matched_in_linear_time() -> None:
+    """A tenant's ImagePolicy and its registry's tags are hostile: `(a+)+$` over 127 "a"s and a "!"
+    takes Python's `re` 2^127 steps; RE2 (Flux's Go regexp syntax) answers at once. Unknown groups in
+    `extract` expand to nothing."""
+    tags = ["a" * 127 + "!", "aaa"]
+    found = ocirefs.filter_tags(tags, pattern="^(a+)+$", extract="${1}${missing}$9")
+    assert found == [Tag("aaa", "aaa")]
+    with pytest.raises(ValueError, match=r"filterTags\.pattern"):
+        ocirefs.filter_tags(["a"], pattern="(?=a)")  # look-ahead: not in RE2 (nor Go)
+
+
 def test_an_unknown_policy_is_an_error() -> None:
     with pytest.raises(ValueError, match="policy"):
         ocirefs.select_tag(tags("1"), {"newest": {}})

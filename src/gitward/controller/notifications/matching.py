@@ -8,7 +8,8 @@ import fnmatch
 from collections import OrderedDict
 from dataclasses import dataclass
 
-from gitward.core.notifications import AlertSpec, Notice, Severity, compile_regex
+from gitward.core.notifications import AlertSpec, Notice, Severity
+from gitward.core.regexes import compile_regex
 
 
 def matches(alert_namespace: str, spec: AlertSpec, notice: Notice) -> bool:
