@@ -170,6 +170,14 @@ def test_glob_regex() -> None:
     assert not gen.glob_regex("a.b").fullmatch("axb")
 
 
+def test_glob_regex_is_linear_and_refuses_a_bad_class() -> None:
+    """`*a*a*a*a*a*a*a*b` over a 255-character directory name took Python's re O(n^8) steps."""
+    assert not gen.glob_regex("*a*a*a*a*a*a*a*b").fullmatch("a" * 255)
+    assert gen.glob_regex("**/**/**/**/**/x").fullmatch("a/" * 100 + "x")
+    with pytest.raises(gen.GeneratorError, match="env-"):
+        gen.glob_regex("env-[z-a]")
+
+
 def _app(name: str, digest: str) -> dict[str, Any]:
     return {"metadata": {"name": name, "annotations": {sets.SPEC_HASH: digest}}}
 
