@@ -1,8 +1,8 @@
 """Contract tests of SPEC §13 driven only through the documented resources, for promises the other
 tests leave to unit tests: a Policy's match by kind, project glob and namespace glob (an object
 without a namespace is judged in the destination namespace), `Force=true` re-creating a Job whose
-template changed, a failed hook deleted by its HookFailed policy, and an allow sync window that is
-closed."""
+template changed, a failed hook deleted by its HookFailed policy, a SyncFail hook run when the apply
+itself fails, and an allow sync window that is closed."""
 
 from __future__ import annotations
 
@@ -134,3 +134,27 @@ async def test_a_failed_hook_with_hook_failed_policy_is_deleted(
         return await kube.get_or_none("batch/v1", "Job", "migrate", namespace) is None
 
     await apps.wait_for(deleted, 60, message="the failed hook Job deleted by its HookFailed policy")
+
+
+async def test_a_sync_that_fails_to_apply_runs_its_sync_fail_hook(
+    kube: KubeClient, namespace: str, controller: Controller, make_repo: MakeRepo, git_http_server: GitHttpServer
+) -> None:
+    repo = make_repo()
+    repo.commit({"job.yaml": job("1")})
+    url = git_http_server.publish(repo, "config.git")
+    spec: dict[str, Any] = {"syncPolicy": {"automated": {"prune": True}, "retry": {"limit": 0}}}
+    await kube.create(apps.application("web", namespace, url, **spec))
+    await apps.wait_status(kube, namespace, "web", apps.synced_at(repo.head()))
+
+    # an immutable field changes without Replace=true: the apply fails, the SyncFail hook runs
+    repo.commit({"job.yaml": job("2"), "alert.yaml": hook("alert", "SyncFail")})
+    git_http_server.publish(repo, "config.git")
+    controller.refresh(f"{namespace}/web")
+    await apps.wait_status(
+        kube, namespace, "web", lambda s: (s.get("operationState") or {}).get("phase") == "Failed", timeout=90
+    )
+
+    async def started() -> bool:
+        return await kube.get_or_none("batch/v1", "Job", "alert", namespace) is not None
+
+    await apps.wait_for(started, 60, message="the SyncFail hook Job")
