@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from gitward.planning import projects
+from gitward.sourcing import normalize
 
 SPEC: dict[str, Any] = {
     "sourceRepos": ["https://git.example.com/team-a/*", "!https://git.example.com/team-a/secret*"],
@@ -31,6 +32,55 @@ BOUNDS = projects.Bounds.from_spec(SPEC)
 )
 def test_source_repos(url: str, allowed: bool) -> None:
     assert (projects.source_violation(BOUNDS, url, url) is None) is allowed
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://git.example.com/org/secret",
+        "https://git.example.com/org/secret.git",
+        "https://git.example.com/org/secret/",
+        "https://GIT.example.com/org/Secret",
+        "https://deploy@git.example.com:443/org/secret",
+        "ssh://git@git.example.com/org/secret.git",
+        "ssh://git@git.example.com:22/org/secret",
+        "git@git.example.com:org/secret.git",
+        "git://git.example.com/org//secret",
+        "https://git.example.com/org/%73ecret.git",
+    ],
+)
+def test_a_deny_entry_refuses_every_spelling_of_its_repository(url: str) -> None:
+    bounds = projects.Bounds.from_spec({"sourceRepos": ["*", "!https://git.example.com/org/secret"]})
+    problem = projects.source_violation(bounds, url, normalize(url))
+    assert problem is not None and "sourceRepos" in problem
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://git.example.com/org/secret-2",
+        "https://git.example.com:8443/org/secret",
+        "https://other.example/org/secret",
+    ],
+)
+def test_a_deny_entry_spares_other_repositories(url: str) -> None:
+    bounds = projects.Bounds.from_spec({"sourceRepos": ["*", "!https://git.example.com/org/secret"]})
+    assert projects.source_violation(bounds, url, normalize(url)) is None
+
+
+@pytest.mark.parametrize(
+    ("pattern", "normal"),
+    [
+        ("*", "*"),
+        ("*/team/config.git", "*/team/config"),
+        ("git@Host.example:org/*.git", "host.example/org/*"),
+        ("https://u@H:443/a//b/", "h/a/b"),
+        ("https://*.example.com/*", "*.example.com/*"),
+        ("ssh://git@h:2222/x", "h:2222/x"),
+    ],
+)
+def test_repo_patterns_normalise_like_urls(pattern: str, normal: str) -> None:
+    assert projects.normalize_repo_pattern(pattern) == normal
 
 
 @pytest.mark.parametrize(
