@@ -115,3 +115,125 @@ async def test_a_deny_entry_holds_for_every_spelling_of_the_repository(
     assert (cond["reason"], "sourceRepos" in cond["message"]) == ("ProjectViolation", True), cond
     assert await kube.get_or_none("v1", "ConfigMap", "stolen", namespace) is None
     assert git_http_server.count(repo="team/secret.git", method="POST") == 0
+
+
+CLUSTER_ROLE = """\
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {{name: escape-{ns}, namespace: {ns}}}
+rules: [{{apiGroups: ["*"], resources: ["*"], verbs: ["*"]}}]
+"""
+CRD = """\
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {{name: widgets.{ns}.example.com}}
+spec:
+  group: {ns}.example.com
+  scope: Cluster
+  names: {{plural: widgets, singular: widget, kind: Widget, listKind: WidgetList}}
+  versions:
+    - name: v1
+      served: true
+      storage: true
+      schema: {{openAPIV3Schema: {{type: object, x-kubernetes-preserve-unknown-fields: true}}}}
+"""
+WIDGET = "apiVersion: {ns}.example.com/v1\nkind: Widget\nmetadata: {{name: w, namespace: {ns}}}\n"
+FOREIGN_CM = "apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: foreign-{ns}, namespace: default}}\ndata: {{a: b}}\n"
+
+
+async def test_objects_that_claim_a_namespace_are_judged_by_their_real_scope(
+    kube: KubeClient, namespace: str, controller: Controller, make_repo: MakeRepo, git_http_server: GitHttpServer
+) -> None:
+    """A Project that allows only its namespace and CRDs: a cluster-scoped ClusterRole that states
+    `metadata.namespace`, a cluster-scoped kind defined by a CRD of the same render, and a
+    ConfigMap aimed at another namespace are each refused, and nothing of the revision is written
+    (not even the allowed CRD or ConfigMap)."""
+    bounds = {
+        "sourceRepos": ["*"],
+        "destinations": [{"cluster": "in-cluster", "namespace": namespace}],
+        "clusterResourceAllowlist": [{"group": "apiextensions.k8s.io", "kind": "CustomResourceDefinition"}],
+    }
+    await kube.create(project("tenant", namespace, bounds))
+    own = CONFIGMAP.format(name="own")
+    renders = {
+        "cluster-role": {"own.yaml": own, "escape.yaml": CLUSTER_ROLE.format(ns=namespace)},
+        "crd-kind": {"own.yaml": own, "crd.yaml": CRD.format(ns=namespace), "w.yaml": WIDGET.format(ns=namespace)},
+        "foreign": {"own.yaml": own, "foreign.yaml": FOREIGN_CM.format(ns=namespace)},
+    }
+    expected = {
+        "cluster-role": "cluster-scoped kind ClusterRole is not in the project's clusterResourceAllowlist",
+        "crd-kind": "cluster-scoped kind Widget is not in the project's clusterResourceAllowlist",
+        "foreign": "destination in-cluster/default is not permitted",
+    }
+    for name, files in renders.items():
+        repo = make_repo()
+        repo.commit(files)
+        url = git_http_server.publish(repo, f"{name}.git")
+        await kube.create(apps.application(name, namespace, url, project="tenant"))
+    for name, message in expected.items():
+        status = await apps.wait_status(kube, namespace, name, refused)
+        cond = refusal(status)
+        assert (cond["reason"], message in cond["message"]) == ("ProjectViolation", True), cond
+    assert await kube.get_or_none("v1", "ConfigMap", "own", namespace) is None
+    assert await kube.get_or_none(RBAC, "ClusterRole", f"escape-{namespace}") is None
+    crd = f"widgets.{namespace}.example.com"
+    assert await kube.get_or_none("apiextensions.k8s.io/v1", "CustomResourceDefinition", crd) is None
+    assert await kube.get_or_none("v1", "ConfigMap", f"foreign-{namespace}", "default") is None
+
+
+async def _tenant(kube: KubeClient, namespace: str) -> None:
+    """A ServiceAccount `tenant` that may manage ConfigMaps in its own namespace only."""
+    meta = {"name": "tenant", "namespace": namespace}
+    await kube.create({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": meta})
+    rules = [{"apiGroups": [""], "resources": ["configmaps"], "verbs": ["*"]}]
+    await kube.create({"apiVersion": RBAC, "kind": "Role", "metadata": meta, "rules": rules})
+    await _bind(kube, namespace)
+
+
+async def _bind(kube: KubeClient, namespace: str) -> None:
+    await kube.create(
+        {
+            "apiVersion": RBAC,
+            "kind": "RoleBinding",
+            "metadata": {"name": "tenant", "namespace": namespace},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "tenant"},
+            "subjects": [{"kind": "ServiceAccount", "name": "tenant", "namespace": namespace}],
+        }
+    )
+
+
+async def test_clean_up_of_a_tenant_that_lost_its_rights_is_never_done_as_the_controller(
+    kube: KubeClient, namespace: str, controller: Controller, make_repo: MakeRepo, git_http_server: GitHttpServer
+) -> None:
+    """The tenant removes its RoleBinding, then deletes the Application: the finalizer deletes as
+    the ServiceAccount, so the ConfigMap stays and the Application waits, saying why; once the
+    binding is back, the clean-up finishes."""
+    await _tenant(kube, namespace)
+    repo = make_repo()
+    repo.commit({"cm.yaml": CONFIGMAP.format(name="tenant-cm")})
+    url = git_http_server.publish(repo, "tenant.git")
+    await kube.create(apps.application("tenant", namespace, url, serviceAccountName="tenant"))
+    await apps.wait_status(kube, namespace, "tenant", lambda s: s.get("sync", {}).get("status") == "Synced")
+
+    await kube.delete(RBAC, "RoleBinding", "tenant", namespace)
+    await kube.delete(API_VERSION, "Application", "tenant", namespace)
+
+    def cleanup_refused(status: apps.Status) -> bool:
+        cond = apps.condition(status, "SyncError") or {}
+        return cond.get("reason") == "CleanupFailed" and "system:serviceaccount" in cond.get("message", "")
+
+    status = await apps.wait_status(kube, namespace, "tenant", cleanup_refused)
+    message = apps.condition(status, "SyncError")["message"]  # type: ignore[index]
+    assert f"system:serviceaccount:{namespace}:tenant" in message and "tenant-cm" in message
+    assert await kube.get_or_none("v1", "ConfigMap", "tenant-cm", namespace) is not None
+    assert (await apps.get_app(kube, namespace, "tenant"))["metadata"]["finalizers"] == ["gitward.dev/cleanup"]
+
+    await _bind(kube, namespace)
+    await apps.wait_for(
+        lambda: _gone(kube, namespace), timeout=60, message="the clean-up finished once the tenant may delete again"
+    )
+
+
+async def _gone(kube: KubeClient, namespace: str) -> bool:
+    app = await kube.get_or_none(API_VERSION, "Application", "tenant", namespace)
+    return app is None and await kube.get_or_none("v1", "ConfigMap", "tenant-cm", namespace) is None
