@@ -6,13 +6,17 @@ repeated here."""
 
 from __future__ import annotations
 
+import base64
+from pathlib import Path
 from typing import Any
 
+import prometheus_client
 import pytest
 from tests.support import apps
 from tests.support.fixtures import MakeRepo
-from tests.support.gitserver import GitHttpServer
+from tests.support.gitserver import GitHttpServer, SshGitServer, generate_key
 
+from gitward.controller import metrics
 from gitward.controller.manager import Controller
 from gitward.core.applications import API_VERSION
 from gitward.kube.client import KubeClient
@@ -237,3 +241,49 @@ async def test_clean_up_of_a_tenant_that_lost_its_rights_is_never_done_as_the_co
 async def _gone(kube: KubeClient, namespace: str) -> bool:
     app = await kube.get_or_none(API_VERSION, "Application", "tenant", namespace)
     return app is None and await kube.get_or_none("v1", "ConfigMap", "tenant-cm", namespace) is None
+
+
+def _b64(text: str) -> str:
+    return base64.b64encode(text.encode()).decode()
+
+
+async def test_a_bad_ssh_key_leaves_no_key_material_anywhere(
+    kube: KubeClient,
+    namespace: str,
+    controller: Controller,
+    make_repo: MakeRepo,
+    ssh_git_server: SshGitServer,
+    tmp_path: Path,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    """A key the server does not accept and a key that is not one: SourceError on each, and no line
+    of either key in the status, events, metrics or logs."""
+    repo = make_repo()
+    repo.commit({"cm.yaml": CONFIGMAP.format(name="cm")})
+    url = ssh_git_server.publish(repo, "app.git")
+    stranger, _ = generate_key(tmp_path / "stranger", "stranger")
+    garbage = "-----BEGIN OPENSSH PRIVATE KEY-----\nS3cr3tK3yMat3rial0fAT3nant+/=\n-----END OPENSSH PRIVATE KEY-----\n"
+    keys = {"stranger": stranger, "garbage": garbage}
+    for name, key in keys.items():
+        data = {"sshPrivateKey": _b64(key), "knownHosts": _b64(ssh_git_server.known_hosts)}
+        meta = {"name": f"creds-{name}", "namespace": namespace}
+        await kube.create({"apiVersion": "v1", "kind": "Secret", "metadata": meta, "data": data})
+        app = apps.application(name, namespace, url)
+        app["spec"]["source"]["secretRef"] = {"name": f"creds-{name}"}
+        await kube.create(app)
+    seen = []
+    for name in keys:
+        status = await apps.wait_status(
+            kube, namespace, name, lambda s: (apps.condition(s, "SourceError") or {}).get("status") == "True"
+        )
+        seen.append(str(status))
+    events, _ = await kube.list("v1", "Event", namespace)
+    seen += [str(e) for e in events]
+    seen.append(prometheus_client.generate_latest(metrics.REGISTRY).decode())
+    out, err = capfd.readouterr()
+    seen += [out, err]
+    secrets = [line for key in keys.values() for line in key.splitlines() if "-----" not in line and len(line) > 8]
+    assert secrets
+    for text in seen:
+        assert not [line for line in secrets if line in text or _b64(line)[:24] in text]
+    assert await kube.get_or_none("v1", "ConfigMap", "cm", namespace) is None
