@@ -14,7 +14,7 @@ import prometheus_client
 import pytest
 from tests.support import apps
 from tests.support.fixtures import MakeRepo
-from tests.support.gitserver import GitHttpServer, SshGitServer, generate_key
+from tests.support.gitserver import GitHttpServer, SshGitServer, Symlink, generate_key
 
 from gitward.controller import metrics
 from gitward.controller.manager import Controller
@@ -287,3 +287,66 @@ async def test_a_bad_ssh_key_leaves_no_key_material_anywhere(
     for text in seen:
         assert not [line for line in secrets if line in text or _b64(line)[:24] in text]
     assert await kube.get_or_none("v1", "ConfigMap", "cm", namespace) is None
+
+
+MARKER = "outside-the-checkout-4b1d"
+CHART = "apiVersion: v2\nname: leak\nversion: 0.1.0\n"
+FILES_GET = (
+    "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: leak}\ndata:\n"
+    '  a: {{ .Files.Get "loot" | quote }}\n  b: {{ .Files.Get "dir/secret" | quote }}\n'
+)
+
+
+def _symlink_repos(outside: Path) -> dict[str, tuple[dict[str, object], str]]:
+    """name → (files, source path): symlinks out of the checkout inside a chart and a kustomization."""
+    target = str(outside / "secret")
+    return {
+        "helm-files-get": (
+            {"chart/Chart.yaml": CHART, "chart/templates/cm.yaml": FILES_GET, "chart/loot": Symlink(target),
+             "chart/dir": Symlink(str(outside))},
+            "chart",
+        ),
+        "helm-values": ({"chart/Chart.yaml": CHART, "chart/values.yaml": Symlink(target)}, "chart"),
+        "helm-template": ({"chart/Chart.yaml": CHART, "chart/templates/cm.yaml": Symlink(target)}, "chart"),
+        "helm-passwd": (
+            {"chart/Chart.yaml": CHART, "chart/templates/cm.yaml": FILES_GET, "chart/loot": Symlink("/etc/passwd")},
+            "chart",
+        ),
+        "kustomize-generator": (
+            {"app/kustomization.yaml": "configMapGenerator:\n  - name: leak\n    files: [loot]\n",
+             "app/loot": Symlink(target)},
+            "app",
+        ),
+        "kustomize-base": (
+            {"app/kustomization.yaml": "resources: [base]\n", "app/base": Symlink(str(outside))},
+            "app",
+        ),
+    }  # fmt: skip
+
+
+async def test_symlinks_out_of_the_checkout_inside_charts_and_kustomizations_read_nothing(
+    kube: KubeClient,
+    namespace: str,
+    controller: Controller,
+    make_repo: MakeRepo,
+    git_http_server: GitHttpServer,
+    tmp_path: Path,
+) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret").write_text(f"{MARKER}\n")
+    (outside / "kustomization.yaml").write_text("configMapGenerator:\n  - name: leak\n    files: [secret]\n")
+    cases = _symlink_repos(outside)
+    for name, (files, path) in cases.items():
+        repo = make_repo(name)
+        repo.commit(files)  # type: ignore[arg-type]
+        url = git_http_server.publish(repo, f"{name}.git")
+        await kube.create(apps.application(name, namespace, url, path=path))
+    for name in cases:
+        status = await apps.wait_status(
+            kube, namespace, name, lambda s: (apps.condition(s, "RenderError") or {}).get("status") == "True"
+        )
+        assert "symlink points outside the repository" in apps.condition(status, "RenderError")["message"], name  # type: ignore[index]
+        assert MARKER not in str(status) and "root:x:0:0" not in str(status), name
+    configmaps, _ = await kube.list("v1", "ConfigMap", namespace)
+    assert not [cm for cm in configmaps if MARKER in str(cm) or "root:x:0:0" in str(cm)]
