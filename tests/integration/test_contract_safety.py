@@ -350,3 +350,28 @@ async def test_symlinks_out_of_the_checkout_inside_charts_and_kustomizations_rea
         assert MARKER not in str(status) and "root:x:0:0" not in str(status), name
     configmaps, _ = await kube.list("v1", "ConfigMap", namespace)
     assert not [cm for cm in configmaps if MARKER in str(cm) or "root:x:0:0" in str(cm)]
+
+
+async def test_allowing_the_namespace_kind_hands_over_only_destination_namespaces(
+    kube: KubeClient, namespace: str, controller: Controller, make_repo: MakeRepo, git_http_server: GitHttpServer
+) -> None:
+    """With Namespace in the allowlist, a render of `Namespace/default` (to relabel it, adopt it,
+    and prune it later) is refused: a Namespace object is judged as the namespace it names."""
+    bounds = {
+        "sourceRepos": ["*"],
+        "destinations": [{"cluster": "*", "namespace": f"{namespace}*"}],
+        "clusterResourceAllowlist": [{"group": "", "kind": "Namespace"}],
+    }
+    await kube.create(project("tenant", namespace, bounds))
+    label = f"stolen-by-{namespace}"
+    repo = make_repo()
+    repo.commit(
+        {"ns.yaml": f"apiVersion: v1\nkind: Namespace\nmetadata:\n  name: default\n  labels: {{{label}: 'yes'}}\n"}
+    )
+    await kube.create(
+        apps.application("steal", namespace, git_http_server.publish(repo, "steal.git"), project="tenant")
+    )
+    status = await apps.wait_status(kube, namespace, "steal", refused)
+    cond = refusal(status)
+    assert cond["reason"] == "ProjectViolation" and "Namespace/default" in cond["message"], cond
+    assert label not in ((await kube.get("v1", "Namespace", "default"))["metadata"].get("labels") or {})

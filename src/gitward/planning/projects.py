@@ -14,7 +14,8 @@ is refused with a clear condition before any write. Semantics follow Argo CD's A
   nothing.
 - `destinations`: `{cluster, namespace}` globs (`!` before the namespace denies). Every namespaced
   object's namespace must be allowed for the Application's cluster; an empty list allows nothing.
-- `clusterResourceAllowlist`: `{group, kind}` globs of cluster-scoped kinds allowed; empty = none.
+- `clusterResourceAllowlist`: `{group, kind}` globs of cluster-scoped kinds allowed; empty = none. A
+  Namespace object must also name a namespace the destinations allow.
 - `namespaceResourceDenylist`: `{group, kind}` globs of namespaced kinds refused.
 
 The project `default` allows everything until it exists as an object (until edited).
@@ -134,6 +135,12 @@ def object_violations(
                 problems.append(
                     f"{ref}: cluster-scoped kind {ref.kind} is not in the project's clusterResourceAllowlist"
                 )
+            elif (ref.group, ref.kind) == ("", "Namespace"):
+                # a Namespace is the namespace it names: allowing the kind must not hand over (adopt,
+                # relabel, prune) namespaces outside the destinations, such as kube-system
+                problem = destination_violation(bounds, cluster, ref.name)
+                if problem is not None:
+                    problems.append(f"{ref}: {problem}")
             continue
         if any(_match(g, ref.group) and _match(k, ref.kind) for g, k in bounds.namespace_deny):
             problems.append(f"{ref}: kind {ref.kind} is in the project's namespaceResourceDenylist")

@@ -96,21 +96,23 @@ def test_destinations(cluster: str, namespace: str, allowed: bool) -> None:
     assert (projects.destination_violation(BOUNDS, cluster, namespace) is None) is allowed
 
 
-def _obj(api_version: str, kind: str, namespace: str = "") -> dict[str, Any]:
-    meta = {"name": "x", **({"namespace": namespace} if namespace else {})}
+def _obj(api_version: str, kind: str, namespace: str = "", name: str = "x") -> dict[str, Any]:
+    meta = {"name": name, **({"namespace": namespace} if namespace else {})}
     return {"apiVersion": api_version, "kind": kind, "metadata": meta}
 
 
 def test_objects() -> None:
     objs = [
         _obj("v1", "ConfigMap", "team-a-web"),
-        _obj("v1", "Namespace"),
+        _obj("v1", "Namespace", name="team-a-new"),
+        _obj("v1", "Namespace", name="kube-system"),
         _obj("rbac.authorization.k8s.io/v1", "ClusterRoleBinding"),
         _obj("v1", "ResourceQuota", "team-a-web"),
         _obj("v1", "ConfigMap", "kube-system"),
     ]
     problems = projects.object_violations(BOUNDS, "in-cluster", objs, lambda ref: not ref.namespace)
     assert problems == [
+        "Namespace/kube-system: destination in-cluster/kube-system is not permitted by the project's destinations",
         "ClusterRoleBinding/x: cluster-scoped kind ClusterRoleBinding is not in the project's clusterResourceAllowlist",
         "ResourceQuota/team-a-web/x: kind ResourceQuota is in the project's namespaceResourceDenylist",
         "ConfigMap/kube-system/x: destination in-cluster/kube-system is not permitted by the project's destinations",
