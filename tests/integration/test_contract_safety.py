@@ -12,6 +12,7 @@ from typing import Any
 
 import prometheus_client
 import pytest
+import yaml
 from tests.support import apps
 from tests.support.fixtures import MakeRepo
 from tests.support.gitserver import GitHttpServer, SshGitServer, Symlink, generate_key
@@ -375,3 +376,33 @@ async def test_allowing_the_namespace_kind_hands_over_only_destination_namespace
     cond = refusal(status)
     assert cond["reason"] == "ProjectViolation" and "Namespace/default" in cond["message"], cond
     assert label not in ((await kube.get("v1", "Namespace", "default"))["metadata"].get("labels") or {})
+
+
+async def test_an_application_cannot_widen_a_project_outside_its_destinations(
+    kube: KubeClient, namespace: str, controller: Controller, make_repo: MakeRepo, git_http_server: GitHttpServer
+) -> None:
+    """Projects live in the controller namespace: an Application whose Project allows only the
+    tenant's namespace renders a wider copy of its own Project (and an Application there); both are
+    refused and the Project keeps its bounds."""
+    team = f"{namespace}-team"
+    await kube.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": team}})
+    try:
+        bounds = {"sourceRepos": ["*"], "destinations": [{"cluster": "*", "namespace": team}]}
+        await kube.create(project("tenant", namespace, bounds))
+        wide = project(
+            "tenant", namespace, {"sourceRepos": ["*"], "destinations": [{"cluster": "*", "namespace": "*"}]}
+        )
+        child = apps.application("child", namespace, "https://git.example.com/x.git")
+        repo = make_repo()
+        repo.commit({"project.yaml": yaml.safe_dump(wide), "child.yaml": yaml.safe_dump(child)})
+        url = git_http_server.publish(repo, "widen.git")
+        app = apps.application("widen", namespace, url, project="tenant")
+        app["spec"]["destination"] = {"namespace": team}
+        await kube.create(app)
+        status = await apps.wait_status(kube, namespace, "widen", refused)
+        cond = refusal(status)
+        assert cond["reason"] == "ProjectViolation" and f"destination in-cluster/{namespace}" in cond["message"], cond
+        assert (await kube.get(API_VERSION, "Project", "tenant", namespace))["spec"] == bounds
+        assert await kube.get_or_none(API_VERSION, "Application", "child", namespace) is None
+    finally:
+        await kube.delete("v1", "Namespace", team)
