@@ -406,3 +406,51 @@ async def test_an_application_cannot_widen_a_project_outside_its_destinations(
         assert await kube.get_or_none(API_VERSION, "Application", "child", namespace) is None
     finally:
         await kube.delete("v1", "Namespace", team)
+
+
+async def test_trusted_key_entries_that_are_not_keys_trust_nothing(
+    kube: KubeClient,
+    namespace: str,
+    controller: Controller,
+    make_repo: MakeRepo,
+    git_http_server: GitHttpServer,
+    tmp_path: Path,
+) -> None:
+    """verify.mode head with a Secret whose entries are not keys (text, a broken armor, a private key
+    named `.pub`): a signed head is refused, and nothing is applied."""
+    signer, _ = generate_key(tmp_path / "signer", "signer")
+    repo = make_repo()
+    (repo.path / "cm.yaml").write_text(CONFIGMAP.format(name="signed"))
+    repo.git("add", "--all")
+    who = {
+        f"GIT_{role}_{part}": value
+        for role in ("AUTHOR", "COMMITTER")
+        for part, value in (("NAME", "S"), ("EMAIL", "s@x"))
+    }
+    repo.git(
+        "-c", "gpg.format=ssh", "-c", f"user.signingkey={tmp_path / 'signer'}", "commit", "-q", "-S", "-m", "s", **who
+    )
+    url = git_http_server.publish(repo, "signed.git")
+    secrets = {
+        "text": {"notes.txt": "trust me", "junk.pub": "hello world"},
+        "armor": {
+            "broken.asc": "-----BEGIN PGP PUBLIC KEY BLOCK-----\n\nnot a key\n-----END PGP PUBLIC KEY BLOCK-----\n"
+        },
+        "private": {"key.pub": signer},
+    }
+    for name, entries in secrets.items():
+        data = {key: _b64(value) for key, value in entries.items()}
+        meta = {"name": f"keys-{name}", "namespace": namespace}
+        await kube.create({"apiVersion": "v1", "kind": "Secret", "metadata": meta, "data": data})
+        app = apps.application(name, namespace, url)
+        app["spec"]["source"]["verify"] = {"mode": "head", "secretRef": {"name": f"keys-{name}"}}
+        await kube.create(app)
+    for name in secrets:
+        status = await apps.wait_status(
+            kube,
+            namespace,
+            name,
+            lambda s: (apps.condition(s, "SourceError") or {}).get("reason") == "VerificationFailed",
+        )
+        assert "PRIVATE KEY" not in str(status) and "trust me" not in str(status), name
+    assert await kube.get_or_none("v1", "ConfigMap", "signed", namespace) is None
