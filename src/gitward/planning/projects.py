@@ -84,7 +84,15 @@ def _allowed(patterns: Iterable[str], values: Iterable[str]) -> bool:
 
 
 _SCHEME = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*)://")
-_DEFAULT_PORTS = {"https": "443", "http": "80", "ssh": "22", "git+ssh": "22", "ssh+git": "22", "git": "9418"}
+_DEFAULT_PORTS = {
+    "https": "443",
+    "http": "80",
+    "ssh": "22",
+    "git+ssh": "22",
+    "ssh+git": "22",
+    "git": "9418",
+    "oci": "443",
+}
 
 
 def normalize_repo_pattern(pattern: str) -> str:

@@ -94,12 +94,16 @@ def normalize(url: str) -> str:
     """A canonical key for matching URLs that name the same repository.
 
     Lowercase host, no scheme, no userinfo, no query, no default port, percent-encoding decoded, no
-    repeated, trailing `/` or `.git`:
+    repeated, trailing `/` or `.git` (`oci://host:443/repo` gives `host/repo`):
     `https://GitHub.com/Org/Repo.git`, `ssh://git@github.com/Org/Repo` and `git@github.com:Org/Repo`
     all give `github.com/Org/Repo`. Never raises: an invalid URL gives a best-effort lowercase form.
     """
+    url = url.strip()
+    if url.lower().startswith("oci://"):  # an OCI repository (SPEC §12): host[:port]/repository over https
+        host, slash, path = url[len("oci://") :].partition("/")
+        return host.lower().removesuffix(":443") + slash + _normal_path(path, absolute=False)
     try:
-        return parse(url.strip(), allow_file=True).normalized()
+        return parse(url, allow_file=True).normalized()
     except SourceError:
         return _normal_path(url.strip().lower(), absolute=False)
 

@@ -55,6 +55,13 @@ def test_a_deny_entry_refuses_every_spelling_of_its_repository(url: str) -> None
     assert problem is not None and "sourceRepos" in problem
 
 
+@pytest.mark.parametrize("url", ["oci://registry.example/team/secret", "oci://registry.example:443/team/secret"])
+def test_a_deny_entry_refuses_every_spelling_of_an_oci_repository(url: str) -> None:
+    bounds = projects.Bounds.from_spec({"sourceRepos": ["*", "!oci://registry.example/team/secret"]})
+    assert projects.source_violation(bounds, url, normalize(url)) is not None
+    assert projects.source_violation(bounds, "oci://registry.example/team/app", "registry.example/team/app") is None
+
+
 @pytest.mark.parametrize(
     "url",
     [
