@@ -454,3 +454,29 @@ async def test_trusted_key_entries_that_are_not_keys_trust_nothing(
         )
         assert "PRIVATE KEY" not in str(status) and "trust me" not in str(status), name
     assert await kube.get_or_none("v1", "ConfigMap", "signed", namespace) is None
+
+
+async def test_a_forged_inventory_entry_never_prunes_an_object_gitward_did_not_apply(
+    kube: KubeClient, namespace: str, controller: Controller, make_repo: MakeRepo, git_http_server: GitHttpServer
+) -> None:
+    """Whoever may write an Application's status (not its tenant, normally) adds an inventory entry
+    naming an object gitward never applied; the next sync prunes only what carries its tracking id."""
+    repo = make_repo()
+    repo.commit({"cm.yaml": CONFIGMAP.format(name="own")})
+    url = git_http_server.publish(repo, "own.git")
+    await kube.create(apps.application("app", namespace, url))
+    status = await apps.wait_status(kube, namespace, "app", lambda s: s.get("sync", {}).get("status") == "Synced")
+    labels = {"app.kubernetes.io/managed-by": "gitward"}  # a label anyone may set
+    meta = {"name": "bystander", "namespace": namespace, "labels": labels}
+    bystander = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta}
+    await kube.create(bystander)
+    entries = [*status["inventory"]["entries"], {"id": f"{namespace}_bystander__ConfigMap", "v": "v1"}]
+    await kube.patch(API_VERSION, "Application", "app", namespace, {"status": {"inventory": {"entries": entries}}},
+                     subresource="status")  # fmt: skip
+    await kube.patch(API_VERSION, "Application", "app", namespace,
+                     {"metadata": {"annotations": {"gitward.dev/refresh": "forged"}}})  # fmt: skip
+    status = await apps.wait_status(
+        kube, namespace, "app", apps.all_of(apps.refreshed("forged"), lambda s: s["sync"]["status"] == "Synced")
+    )
+    assert await kube.get_or_none("v1", "ConfigMap", "bystander", namespace) is not None
+    assert await kube.get_or_none("v1", "ConfigMap", "own", namespace) is not None
