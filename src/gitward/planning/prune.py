@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from gitward.core.applications import PRUNE
+from gitward.core.applications import PRUNE, TRACKING_ID
 from gitward.core.manifests import Manifest, ObjectRef
 from gitward.planning import _objects, conflicts, inventory, normalizing, ordering
 
@@ -76,8 +76,8 @@ def skip_reason(live: Manifest | None, app_namespace: str, app_name: str) -> str
     owner = conflicts.other_owner(live, app_namespace, app_name)
     if owner is not None:
         return f"managed by Application {owner}"
-    if normalizing.parse_tracking_id(_objects.annotation(live, conflicts.TRACKING_ID)) is None:
-        return f"not tracked by this Application (no {conflicts.TRACKING_ID} annotation)"
+    if normalizing.parse_tracking_id(_objects.annotation(live, TRACKING_ID)) is None:
+        return f"not tracked by this Application (no {TRACKING_ID} annotation)"
     return None
 
 
