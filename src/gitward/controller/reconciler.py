@@ -92,6 +92,11 @@ class Reconciler:
             except pydantic.ValidationError as exc:
                 await self.status.failure(app, None, _invalid_spec(exc, "; nothing deleted"))
                 return None
+            except kube_errors.KubeError as exc:
+                # the clean-up deletes as the Application's ServiceAccount: a refusal is shown and retried,
+                # never done with the controller's rights
+                await self.status.failure(app, None, SyncError(exc.message, reason="CleanupFailed"))
+                raise
             self.memory.pop(key, None)
             return None
         try:

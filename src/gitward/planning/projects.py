@@ -4,12 +4,18 @@ Pure; called by the reconciler before anything is fetched (source repository, de
 after rendering (every object's namespace and kind), so an Application outside its Project's bounds
 is refused with a clear condition before any write. Semantics follow Argo CD's AppProject:
 
-- `sourceRepos`: globs; an entry starting with `!` denies. A repoURL is allowed when it matches an
-  allow entry and no deny entry (matching is tried on the URL as written and on its normalised
-  form). An empty list allows nothing.
+- `sourceRepos`: globs; an entry starting with `!` denies, and a deny wins whatever the order. A
+  repoURL is allowed when it matches an allow entry (as written, or against its normalised form)
+  and no deny entry. A deny entry is matched as written and also normalised like the URL (scheme,
+  userinfo, default port, `.git`, trailing and repeated `/` dropped) and without regard to case, so
+  `!https://host/org/secret` also refuses `git@host:org/secret`, `https://HOST:443/org/Secret.git/`
+  or `ssh://git@host/org/secret` (hosting services treat those as one repository). The URL parser
+  (`sourcing.urls`) already refused `..`, `.` and encoded `/` in the path. An empty list allows
+  nothing.
 - `destinations`: `{cluster, namespace}` globs (`!` before the namespace denies). Every namespaced
   object's namespace must be allowed for the Application's cluster; an empty list allows nothing.
-- `clusterResourceAllowlist`: `{group, kind}` globs of cluster-scoped kinds allowed; empty = none.
+- `clusterResourceAllowlist`: `{group, kind}` globs of cluster-scoped kinds allowed; empty = none. A
+  Namespace object must also name a namespace the destinations allow.
 - `namespaceResourceDenylist`: `{group, kind}` globs of namespaced kinds refused.
 
 The project `default` allows everything until it exists as an object (until edited).
@@ -18,6 +24,7 @@ The project `default` allows everything until it exists as an object (until edit
 from __future__ import annotations
 
 import fnmatch
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -76,7 +83,39 @@ def _allowed(patterns: Iterable[str], values: Iterable[str]) -> bool:
     return allowed and not denied
 
 
+_SCHEME = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*)://")
+_DEFAULT_PORTS = {
+    "https": "443",
+    "http": "80",
+    "ssh": "22",
+    "git+ssh": "22",
+    "ssh+git": "22",
+    "git": "9418",
+    "oci": "443",
+}
+
+
+def normalize_repo_pattern(pattern: str) -> str:
+    """A `sourceRepos` glob in the normalised form of `sourcing.normalize` (`host[:port]/path`):
+    no scheme, userinfo or default port, lowercase host, no repeated or trailing `/`, no `.git`."""
+    scheme = _SCHEME.match(pattern)
+    rest = pattern[scheme.end() :] if scheme else pattern
+    head, slash, path = rest.partition("/")
+    if scheme is None and ":" in head:  # scp-like `user@host:path`
+        head, _, first = head.partition(":")
+        path, slash = first + slash + path, "/"
+    host = head.rpartition("@")[2].lower()
+    port = _DEFAULT_PORTS.get(scheme["scheme"].lower()) if scheme else None
+    if port is not None and host.endswith(f":{port}"):
+        host = host[: -len(port) - 1]
+    path = re.sub(r"/{2,}", "/", path).strip("/").removesuffix(".git").rstrip("/")
+    return f"{host}/{path}" if slash and path else host
+
+
 def source_violation(bounds: Bounds, repo_url: str, normalized: str) -> str | None:
+    denies = [p[1:] for p in bounds.source_repos if p.startswith("!")]
+    if any(_match(p, repo_url) or _match(normalize_repo_pattern(p).lower(), normalized.lower()) for p in denies):
+        return f"source repository {repo_url} is not permitted by the project's sourceRepos (a deny entry matches)"
     if _allowed(bounds.source_repos, (repo_url, normalized)):
         return None
     return f"source repository {repo_url} is not permitted by the project's sourceRepos"
@@ -104,6 +143,12 @@ def object_violations(
                 problems.append(
                     f"{ref}: cluster-scoped kind {ref.kind} is not in the project's clusterResourceAllowlist"
                 )
+            elif (ref.group, ref.kind) == ("", "Namespace"):
+                # a Namespace is the namespace it names: allowing the kind must not hand over (adopt,
+                # relabel, prune) namespaces outside the destinations, such as kube-system
+                problem = destination_violation(bounds, cluster, ref.name)
+                if problem is not None:
+                    problems.append(f"{ref}: {problem}")
             continue
         if any(_match(g, ref.group) and _match(k, ref.kind) for g, k in bounds.namespace_deny):
             problems.append(f"{ref}: kind {ref.kind} is in the project's namespaceResourceDenylist")

@@ -9,7 +9,9 @@ Safety rules (SPEC §2):
 - a candidate is deleted only when its live object was seen: a candidate missing from
   `live_by_ref` is skipped (already gone, or not visible; either way nothing is deleted blind);
 - `gitward.dev/prune: disabled` (or `false`) on the live object → skipped, never deleted;
-- a live object tracked by another Application → skipped;
+- a live object tracked by another Application → skipped; so is one that carries no tracking id at
+  all (every object gitward applies carries this Application's: an inventory entry naming an
+  untracked object, e.g. one written into the status by someone else, never deletes it);
 - an empty render (`rendered_count == 0`) without `allowEmpty` deletes nothing at all and says so in
   `refused_reason`; the caller then keeps the old inventory.
 Skipped objects leave the inventory: gitward stops managing them.
@@ -20,9 +22,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from gitward.core.applications import PRUNE
+from gitward.core.applications import PRUNE, TRACKING_ID
 from gitward.core.manifests import Manifest, ObjectRef
-from gitward.planning import _objects, conflicts, inventory, ordering
+from gitward.planning import _objects, conflicts, inventory, normalizing, ordering
 
 _DISABLED = frozenset({"disabled", "false"})
 
@@ -74,6 +76,8 @@ def skip_reason(live: Manifest | None, app_namespace: str, app_name: str) -> str
     owner = conflicts.other_owner(live, app_namespace, app_name)
     if owner is not None:
         return f"managed by Application {owner}"
+    if normalizing.parse_tracking_id(_objects.annotation(live, TRACKING_ID)) is None:
+        return f"not tracked by this Application (no {TRACKING_ID} annotation)"
     return None
 
 

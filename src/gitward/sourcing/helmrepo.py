@@ -37,6 +37,7 @@ from gitward.core.errors import SourceError
 from gitward.core.redaction import redact
 from gitward.sourcing.chartversions import ChartVersion, RepoLimits, check_chart_name, parse_index, pick
 from gitward.sourcing.credentials import Credentials, authorization_header
+from gitward.sourcing.urls import parse as parse_url
 
 __all__ = ["ChartRepositories", "ChartVersion", "RepoLimits", "unpack"]  # ChartVersion, RepoLimits: of its API
 
@@ -44,6 +45,15 @@ DEFAULT_LIMITS = RepoLimits()
 
 
 # ---------------------------------------------------------------- URLs
+
+
+def check_repo_url(repo_url: str) -> None:
+    """An http(s) URL held to the repoURL grammar (`sourcing.urls.parse`): no password, no `..`, `.`
+    or encoded `/` that httpx would resolve to another repository than the Project allowed."""
+    if urlsplit(repo_url).scheme.lower() not in ("http", "https"):
+        shown = redact(repo_url)
+        raise SourceError(f"{shown}: only http and https chart repositories are supported", reason="InvalidRepoURL")
+    parse_url(repo_url)
 
 
 def index_url(repo_url: str) -> str:
@@ -147,6 +157,7 @@ class ChartRepositories:
     async def versions(
         self, repo_url: str, chart: str, creds: Credentials | None, not_before: float | None = None
     ) -> list[ChartVersion]:
+        check_repo_url(repo_url)
         check_chart_name(chart, repo_url)
         key = (repo_url, chart, (creds or Credentials()).identity())
         async with self._locks.setdefault(key, asyncio.Lock()):

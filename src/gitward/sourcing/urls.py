@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from urllib.parse import unquote
 
 from gitward.core.errors import SourceError
 from gitward.core.redaction import redact
@@ -92,12 +93,17 @@ def parse(url: str, *, allow_file: bool = False) -> RepoURL:
 def normalize(url: str) -> str:
     """A canonical key for matching URLs that name the same repository.
 
-    Lowercase host, no scheme, no userinfo, no query, no default port, no trailing `/` or `.git`:
+    Lowercase host, no scheme, no userinfo, no query, no default port, percent-encoding decoded, no
+    repeated, trailing `/` or `.git` (`oci://host:443/repo` gives `host/repo`):
     `https://GitHub.com/Org/Repo.git`, `ssh://git@github.com/Org/Repo` and `git@github.com:Org/Repo`
     all give `github.com/Org/Repo`. Never raises: an invalid URL gives a best-effort lowercase form.
     """
+    url = url.strip()
+    if url.lower().startswith("oci://"):  # an OCI repository (SPEC §12): host[:port]/repository over https
+        host, slash, path = url[len("oci://") :].partition("/")
+        return host.lower().removesuffix(":443") + slash + _normal_path(path, absolute=False)
     try:
-        return parse(url.strip(), allow_file=True).normalized()
+        return parse(url, allow_file=True).normalized()
     except SourceError:
         return _normal_path(url.strip().lower(), absolute=False)
 
@@ -184,12 +190,20 @@ def _userinfo(url: str, raw: str | None) -> str:
 
 
 def _check_path(url: str, path: str) -> None:
+    """No option-looking path, and no segment that names another directory once git (curl squashes
+    `..`), the server (which decodes `%2e` and `%2f`) or a remote shell resolves it: a Project's
+    `https://host/team-a/*` must never admit `https://host/team-a/../team-b/secret`."""
     if path.lstrip("/").startswith("-"):
         raise _invalid(url, "path must not start with '-'")
+    decoded = unquote(path)
+    if re.search(r"%(?:2f|5c)", path, re.IGNORECASE) or "\\" in decoded:
+        raise _invalid(url, "path must not contain an encoded '/' or a backslash")
+    if any(segment in (".", "..") for segment in decoded.split("/")):
+        raise _invalid(url, "path must not contain '.' or '..' segments")
 
 
 def _normal_path(path: str, *, absolute: bool) -> str:
-    path = re.sub(r"/{2,}", "/", path).strip("/")
+    path = re.sub(r"/{2,}", "/", unquote(path)).strip("/")
     path = path.removesuffix(".git").rstrip("/")
     return f"/{path}" if absolute else path
 

@@ -71,7 +71,12 @@ def test_decide_finds_creations_changes_and_prunes(tmp_path: Path) -> None:
 
 
 def test_an_empty_render_prunes_only_with_allow_empty() -> None:
-    cm = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "gone", "namespace": NS}}
+    tracked = {TRACKING_ID: f"{NS}/web:/ConfigMap:{NS}/gone"}
+    cm = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "gone", "namespace": NS, "annotations": tracked},
+    }
     refused = application([f"{NS}_gone__ConfigMap"], prune=True)
     assert diff.prune_candidates(refused, []) == []
     assert diff.decide(refused, [], by_ref(cm)) == []

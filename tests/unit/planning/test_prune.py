@@ -21,7 +21,9 @@ def entries(*refs: ObjectRef) -> list[Entry]:
 
 
 def live(ref: ObjectRef, **annotations: Any) -> Manifest:
-    meta = {"name": ref.name, "namespace": ref.namespace, "annotations": annotations}
+    """The live object, tracked by this Application (apps/shop) unless `annotations` say otherwise."""
+    tracking = f"apps/shop:{ref.group}/{ref.kind}:{ref.namespace}/{ref.name}"
+    meta = {"name": ref.name, "namespace": ref.namespace, "annotations": {TRACKING: tracking, **annotations}}
     return {"kind": ref.kind, "metadata": meta}
 
 
@@ -31,8 +33,10 @@ def live_all(**overrides: Manifest) -> dict[ObjectRef, Manifest]:
     return by_ref
 
 
-TRACKED_ELSEWHERE = live(CFG, **{"gitward.dev/tracking-id": "team/other:/ConfigMap:shop/cfg"})
-TRACKED_HERE = live(CFG, **{"gitward.dev/tracking-id": "apps/shop:/ConfigMap:shop/cfg"})
+TRACKING = "gitward.dev/tracking-id"
+TRACKED_ELSEWHERE = live(CFG, **{TRACKING: "team/other:/ConfigMap:shop/cfg"})
+TRACKED_HERE = live(CFG, **{TRACKING: "apps/shop:/ConfigMap:shop/cfg"})
+UNTRACKED: Manifest = {"kind": "ConfigMap", "metadata": {"name": "cfg", "namespace": "shop"}}
 
 
 @pytest.mark.parametrize(
@@ -69,6 +73,15 @@ TRACKED_HERE = live(CFG, **{"gitward.dev/tracking-id": "apps/shop:/ConfigMap:sho
             id="other-app",
         ),
         pytest.param([CFG], [], live_all(cfg=TRACKED_HERE), 1, [CFG], [], id="tracked-here"),
+        pytest.param(
+            [CFG],
+            [],
+            live_all(cfg=UNTRACKED),
+            1,
+            [],
+            [(CFG, "not tracked by this Application (no gitward.dev/tracking-id annotation)")],
+            id="untracked-inventory-entry",
+        ),
         pytest.param([WEB, CFG], [], {WEB: live(WEB)}, 1, [WEB], [(CFG, "not found in the cluster")], id="gone"),
         pytest.param([], [], live_all(), 0, [], [], id="empty-inventory-empty-render"),
     ],

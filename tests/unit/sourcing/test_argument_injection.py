@@ -94,6 +94,21 @@ async def test_a_hostile_chart_name_is_refused_before_any_request(tmp_path: Path
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize(
+    "url",
+    ["http://127.0.0.1:9/team-a/../team-b", "http://127.0.0.1:9/team-a/%2E%2e/team-b/index.yaml", "ssh://h/charts"],
+)
+async def test_a_chart_repository_url_that_climbs_or_is_not_http_is_refused_before_any_request(
+    url: str, tmp_path: Path
+) -> None:
+    """httpx squashes `..` like git does: `team-a/*` in a Project must not reach team-b's charts."""
+    repos = ChartRepositories(tmp_path)
+    with pytest.raises(SourceError) as info:
+        await repos.resolve(url, "web", "1.0.0", None)
+    assert info.value.reason == "InvalidRepoURL"
+    assert repos.index_fetches == 0
+
+
 def _index(*versions: str) -> bytes:
     entries = "".join(f"    - {{version: {v!r}, digest: {'a' * 64}, urls: [web.tgz]}}\n" for v in versions)
     return f"apiVersion: v1\nentries:\n  web:\n{entries}".encode()

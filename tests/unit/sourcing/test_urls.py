@@ -69,6 +69,14 @@ def test_url_handed_to_git_has_no_http_userinfo(url: str, for_git: str) -> None:
         ("https://h:abc/x", "invalid port"),
         ("https:///x", "no host"),
         ("https://user:hunter2@h/x", "must not carry a password"),
+        ("https://h/team-a/../team-b/x.git", "'.' or '..' segments"),
+        ("https://h/team-a/%2e%2E/team-b/x.git", "'.' or '..' segments"),
+        ("https://h/team-a/./x.git", "'.' or '..' segments"),
+        ("https://h/team-a/..", "'.' or '..' segments"),
+        ("git@h:team-a/../team-b/x.git", "'.' or '..' segments"),
+        ("ssh://git@h/team-a/../../etc", "'.' or '..' segments"),
+        ("https://h/team-a%2F..%2Fteam-b/x.git", "encoded '/'"),
+        ("https://h/team-a/..%5cteam-b/x.git", "encoded '/'"),
     ],
 )
 def test_invalid_urls_are_refused(url: str, why: str) -> None:
@@ -108,6 +116,7 @@ def test_file_urls_only_when_allowed() -> None:
         "git@GITHUB.COM:org/repo",
         "git://github.com/org/repo",
         "https://github.com//org//repo.git",
+        "https://github.com/org/%72epo.git",
     ],
 )
 def test_forms_of_one_repository_normalize_equal(url: str) -> None:
