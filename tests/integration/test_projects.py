@@ -62,6 +62,15 @@ async def test_default_project_allows_everything_until_created(
             "is not permitted by the project's sourceRepos",
         ),
         (
+            "foreign-application-namespace",
+            {
+                "sourceRepos": ["*"],
+                "destinations": [{"cluster": "*", "namespace": "*"}],
+                "sourceNamespaces": ["team-*"],
+            },
+            "may not use this project (its sourceNamespaces)",
+        ),
+        (
             "denied-kind",
             {
                 "sourceRepos": ["*"],
@@ -118,3 +127,12 @@ async def test_missing_project_is_refused(
     await kube.create(apps.application("app", namespace, repo_url, project="nope"))
     status = await apps.wait_status(kube, namespace, "app", refused)
     assert apps.condition(status, "ValidationError")["reason"] == "ProjectNotFound"  # type: ignore[index]
+
+
+async def test_a_project_serves_the_application_namespaces_it_lists(
+    kube: KubeClient, namespace: str, controller: Controller, repo_url: str
+) -> None:
+    spec = {"sourceRepos": ["*"], "destinations": [{"cluster": "*", "namespace": "*"}], "sourceNamespaces": [namespace]}
+    await kube.create(project("tenant", namespace, spec))
+    await kube.create(apps.application("app", namespace, repo_url, project="tenant"))
+    await apps.wait_status(kube, namespace, "app", lambda s: s.get("sync", {}).get("status") == "Synced")

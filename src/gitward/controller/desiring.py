@@ -99,7 +99,8 @@ class DesiredState:
             raise ValidationError(f"Project {name} not found", reason="ProjectNotFound")
         bounds = projects.ALLOW_ALL if project is None else projects.Bounds.from_spec(project.get("spec"))
         url = p.spec.source.repo_url
-        problem = projects.source_violation(bounds, url, sourcing.normalize(url))
+        problem = projects.application_violation(bounds, p.namespace)
+        problem = problem or projects.source_violation(bounds, url, sourcing.normalize(url))
         problem = problem or projects.destination_violation(bounds, p.spec.destination.cluster, p.destination_namespace)
         if problem is not None:
             raise ValidationError(f"Project {name}: {problem}", reason="ProjectViolation")

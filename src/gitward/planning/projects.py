@@ -17,6 +17,10 @@ is refused with a clear condition before any write. Semantics follow Argo CD's A
 - `clusterResourceAllowlist`: `{group, kind}` globs of cluster-scoped kinds allowed; empty = none. A
   Namespace object must also name a namespace the destinations allow.
 - `namespaceResourceDenylist`: `{group, kind}` globs of namespaced kinds refused.
+- `sourceNamespaces` (an addition to SPEC §6, as Argo CD's): globs of the namespaces whose
+  Applications may use the Project (`!` denies). Absent: any namespace, as SPEC §6 has it. A Project
+  whose destinations reach other teams' namespaces should list the namespaces it serves, or any
+  tenant that may create an Application could name it.
 
 The project `default` allows everything until it exists as an object (until edited).
 """
@@ -40,6 +44,7 @@ class Bounds:
     destinations: tuple[tuple[str, str], ...]  # (cluster glob, namespace glob)
     cluster_allow: tuple[tuple[str, str], ...]  # (group glob, kind glob)
     namespace_deny: tuple[tuple[str, str], ...]
+    source_namespaces: tuple[str, ...] | None = None  # None: Applications of any namespace
 
     @classmethod
     def from_spec(cls, spec: Any) -> Bounds:
@@ -51,6 +56,7 @@ class Bounds:
             ),
             tuple(_group_kind(d) for d in _dicts(spec.get("clusterResourceAllowlist"))),
             tuple(_group_kind(d) for d in _dicts(spec.get("namespaceResourceDenylist"))),
+            None if spec.get("sourceNamespaces") is None else tuple(str(n) for n in _list(spec["sourceNamespaces"])),
         )
 
 
@@ -110,6 +116,13 @@ def normalize_repo_pattern(pattern: str) -> str:
         host = host[: -len(port) - 1]
     path = re.sub(r"/{2,}", "/", path).strip("/").removesuffix(".git").rstrip("/")
     return f"{host}/{path}" if slash and path else host
+
+
+def application_violation(bounds: Bounds, app_namespace: str) -> str | None:
+    """Why an Application of `app_namespace` may not use the Project (its `sourceNamespaces`), or None."""
+    if bounds.source_namespaces is None or _allowed(bounds.source_namespaces, (app_namespace,)):
+        return None
+    return f"Applications of namespace {app_namespace} may not use this project (its sourceNamespaces)"
 
 
 def source_violation(bounds: Bounds, repo_url: str, normalized: str) -> str | None:

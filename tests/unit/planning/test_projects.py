@@ -133,3 +133,16 @@ def test_allow_all_and_empty_project() -> None:
     assert projects.source_violation(empty, "https://x/y", "x/y") is not None
     assert projects.destination_violation(empty, "in-cluster", "a") is not None
     assert projects.Bounds.from_spec("garbage") == empty
+
+
+def test_source_namespaces_say_whose_applications_may_use_a_project() -> None:
+    anyone = projects.Bounds.from_spec({"sourceRepos": ["*"]})
+    assert projects.application_violation(anyone, "team-a") is None  # absent: any namespace (SPEC §6)
+    teams = projects.Bounds.from_spec({"sourceNamespaces": ["team-*", "!team-evil", "gitward"]})
+    assert projects.application_violation(teams, "team-a") is None
+    assert projects.application_violation(teams, "gitward") is None
+    refused = projects.application_violation(teams, "team-evil")
+    assert refused == "Applications of namespace team-evil may not use this project (its sourceNamespaces)"
+    assert projects.application_violation(teams, "kube-system") is not None
+    nobody = projects.Bounds.from_spec({"sourceNamespaces": []})
+    assert projects.application_violation(nobody, "gitward") is not None
