@@ -235,3 +235,101 @@ async def test_revision_history_limit_keeps_the_newest_entries(
         ("ConfigMap", namespace, "cm", "configured")
     ]
     assert status["operationState"]["syncResult"]["summary"].get("configured") == 1
+
+
+def _crd(group: str) -> str:
+    version = {
+        "name": "v1",
+        "served": True,
+        "storage": True,
+        "subresources": {"status": {}},
+        "schema": {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}},
+    }
+    return json.dumps(
+        {
+            "apiVersion": "apiextensions.k8s.io/v1",
+            "kind": "CustomResourceDefinition",
+            "metadata": {"name": f"gadgets.{group}"},
+            "spec": {
+                "group": group,
+                "scope": "Namespaced",
+                "names": {"plural": "gadgets", "singular": "gadget", "kind": "Gadget", "listKind": "GadgetList"},
+                "versions": [version],
+            },
+        }
+    )
+
+
+LOAD_BALANCER = json.dumps(
+    {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": "front"},
+        "spec": {"type": "LoadBalancer", "ports": [{"port": 80}], "selector": {"app": "none"}},
+    }
+)
+
+
+def _ready(status: str, reason: str, message: str) -> dict[str, str]:
+    return {"type": "Ready", "status": status, "reason": reason, "message": message,
+            "lastTransitionTime": "2026-01-01T00:00:00Z"}  # fmt: skip
+
+
+def _health(expected: str) -> Any:
+    return lambda s: (s.get("health") or {}).get("status") == expected
+
+
+async def test_health_is_the_worst_of_the_objects_by_the_documented_order(
+    kube: KubeClient, namespace: str, controller: Controller, make_repo: MakeRepo, git_http_server: GitHttpServer
+) -> None:
+    """A LoadBalancer without an address is Progressing; a custom object is judged by its Ready
+    condition; a deleted object (no selfHeal) is Missing and OutOfSync; Degraded beats Missing."""
+    group = f"{namespace}.example.com"
+    gadget = json.dumps({"apiVersion": f"{group}/v1", "kind": "Gadget", "metadata": {"name": "g"}})
+    repo = make_repo()
+    sha = repo.commit(
+        {"crd.yaml": _crd(group), "gadget.yaml": gadget, "svc.yaml": LOAD_BALANCER, "cm.yaml": configmap("cm")}
+    )
+    url = git_http_server.publish(repo, "config.git")
+    policy = {"automated": {"prune": True, "selfHeal": False}, "interval": "1m"}
+    await kube.create(apps.application("app", namespace, url, syncPolicy=policy))
+    refreshes = iter(range(100))
+
+    async def recheck(expected: str) -> apps.Status:
+        request = f"h{next(refreshes)}"
+        await kube.patch(API_VERSION, "Application", "app", namespace, _refresh(request))
+        await apps.wait_status(kube, namespace, "app", apps.refreshed(request))
+        return await apps.wait_status(kube, namespace, "app", _health(expected))
+
+    try:
+        status = await apps.wait_status(
+            kube, namespace, "app", apps.all_of(apps.synced_at(sha), _health("Progressing"))
+        )
+        assert status["health"]["message"], "the health message says what is waited for"
+        assert status["summary"]["progressing"] == 1
+
+        patch = {"status": {"loadBalancer": {"ingress": [{"ip": "192.0.2.10"}]}}}
+        await kube.patch("v1", "Service", "front", namespace, patch, subresource="status")
+        await recheck("Healthy")
+
+        ready_false = {"status": {"conditions": [_ready("False", "Broken", "gadget broke")]}}
+        await kube.patch(f"{group}/v1", "Gadget", "g", namespace, ready_false, subresource="status")
+        status = await recheck("Degraded")
+        assert status["summary"]["degraded"] == 1
+        row = next(r for r in status["resources"] if r["kind"] == "Gadget")
+        assert row["health"]["status"] == "Degraded"
+
+        await kube.delete("v1", "ConfigMap", "cm", namespace)
+        status = await recheck("Degraded")
+        status = await apps.wait_status(kube, namespace, "app", lambda s: s["sync"]["status"] == "OutOfSync")
+        row = next(r for r in status["resources"] if r["kind"] == "ConfigMap")
+        assert (row["status"], row["health"]["status"]) == ("OutOfSync", "Missing")
+        assert status["health"]["status"] == "Degraded", "Degraded is worse than Missing"
+
+        ready_true = {"status": {"conditions": [_ready("True", "Fine", "")]}}
+        await kube.patch(f"{group}/v1", "Gadget", "g", namespace, ready_true, subresource="status")
+        status = await recheck("Missing")
+        assert status["summary"]["missing"] == 1 and status["summary"]["outOfSync"] == 1
+        assert await kube.get_or_none("v1", "ConfigMap", "cm", namespace) is None, "no selfHeal: not recreated"
+    finally:
+        await kube.delete("apiextensions.k8s.io/v1", "CustomResourceDefinition", f"gadgets.{group}")
