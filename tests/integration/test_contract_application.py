@@ -333,3 +333,96 @@ async def test_health_is_the_worst_of_the_objects_by_the_documented_order(
         assert await kube.get_or_none("v1", "ConfigMap", "cm", namespace) is None, "no selfHeal: not recreated"
     finally:
         await kube.delete("apiextensions.k8s.io/v1", "CustomResourceDefinition", f"gadgets.{group}")
+
+
+async def test_a_manifest_cannot_forge_its_tracking_id_or_managed_by_label(
+    kube: KubeClient, namespace: str, controller: Controller, make_repo: MakeRepo, git_http_server: GitHttpServer
+) -> None:
+    """Git may claim another Application's tracking id on an object: the owner keeps it, the claim
+    is a conflict, and gitward's own annotation and label always win on what it writes."""
+    owner_repo, thief_repo = make_repo("owner"), make_repo("thief")
+    owned = owner_repo.commit({"cm.yaml": configmap("shared", "owner")})
+    owner_url = git_http_server.publish(owner_repo, "owner.git")
+    await kube.create(apps.application("owner", namespace, owner_url))
+    await apps.wait_status(kube, namespace, "owner", apps.synced_at(owned))
+
+    forged_id = f"{namespace}/owner:/ConfigMap:{namespace}/shared"
+    forged = json.loads(configmap("shared", "thief", **{"gitward.dev/tracking-id": forged_id}))
+    mine = json.loads(configmap("mine", "thief", **{"gitward.dev/tracking-id": forged_id.replace("shared", "x")}))
+    mine["metadata"]["labels"] = {"app.kubernetes.io/managed-by": "Helm"}
+    thief_repo.commit({"forged.yaml": json.dumps(forged), "mine.yaml": json.dumps(mine)})
+    thief_url = git_http_server.publish(thief_repo, "thief.git")
+    await kube.create(apps.application("thief", namespace, thief_url))
+
+    def conflicted(s: apps.Status) -> bool:
+        cond = apps.condition(s, "SyncError")
+        return cond is not None and cond["status"] == "True"
+
+    await apps.wait_status(kube, namespace, "thief", conflicted)
+    mine_live = await apps.wait_for(lambda: kube.get_or_none("v1", "ConfigMap", "mine", namespace))
+    assert mine_live["metadata"]["annotations"]["gitward.dev/tracking-id"] == (
+        f"{namespace}/thief:/ConfigMap:{namespace}/mine"
+    )
+    assert mine_live["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "gitward"
+    live = await kube.get("v1", "ConfigMap", "shared", namespace)
+    assert live["data"] == {"value": "owner"}
+    assert live["metadata"]["annotations"]["gitward.dev/tracking-id"] == forged_id
+
+    async def reported_on_owner() -> bool:
+        events, _ = await kube.list("v1", "Event", namespace)
+        return any(e["involvedObject"]["name"] == "owner" and e["reason"] == "Conflict" for e in events)
+
+    await apps.wait_for(reported_on_owner, message="the conflict reported on the owner too")
+    owner = (await apps.get_app(kube, namespace, "owner"))["status"]
+    assert owner["sync"]["status"] == "Synced" and owner["lastSyncedRevision"] == owned
+
+
+async def test_suspend_holds_new_commits_and_observed_generation_follows_the_spec(
+    kube: KubeClient, namespace: str, controller: Controller, make_repo: MakeRepo, git_http_server: GitHttpServer
+) -> None:
+    repo = make_repo()
+    first = repo.commit({"cm.yaml": configmap("cm", "1")})
+    url = git_http_server.publish(repo, "config.git")
+    await kube.create(apps.application("app", namespace, url))
+    await apps.wait_status(kube, namespace, "app", apps.synced_at(first))
+    await kube.patch(API_VERSION, "Application", "app", namespace, {"spec": {"suspend": True}})
+    await apps.wait_status(kube, namespace, "app", lambda s: s.get("observedGeneration") == 2)
+
+    repo.commit({"cm.yaml": configmap("cm", "2")})
+    git_http_server.publish(repo, "config.git")
+    await kube.patch(API_VERSION, "Application", "app", namespace, _refresh("while-suspended"))
+    await asyncio.sleep(2)  # a suspended Application writes nothing, whatever it is asked
+    assert (await kube.get("v1", "ConfigMap", "cm", namespace))["data"] == {"value": "1"}
+
+    await kube.patch(API_VERSION, "Application", "app", namespace, {"spec": {"suspend": False}})
+    status = await apps.wait_status(kube, namespace, "app", lambda s: s.get("observedGeneration") == 3)
+    await apps.wait_for(
+        lambda: _value_is(kube, namespace, "cm", "2"), message="the held commit deployed after resuming"
+    )
+    assert status["observedGeneration"] == 3
+
+
+async def _value_is(kube: KubeClient, namespace: str, name: str, value: str) -> bool:
+    live = await kube.get_or_none("v1", "ConfigMap", name, namespace)
+    return live is not None and live.get("data") == {"value": value}
+
+
+async def test_a_sync_wave_that_is_not_an_integer_is_refused_before_any_write(
+    kube: KubeClient, namespace: str, controller: Controller, make_repo: MakeRepo, git_http_server: GitHttpServer
+) -> None:
+    repo = make_repo()
+    good = repo.commit({"cm.yaml": configmap("cm", "1")})
+    url = git_http_server.publish(repo, "config.git")
+    await kube.create(apps.application("app", namespace, url))
+    await apps.wait_status(kube, namespace, "app", apps.synced_at(good))
+    bad = repo.commit({"cm.yaml": configmap("cm", "2"), "w.yaml": configmap("w", **{"gitward.dev/sync-wave": "1e9"})})
+    git_http_server.publish(repo, "config.git")
+    controller.refresh(f"{namespace}/app")
+    status = await apps.wait_status(kube, namespace, "app", lambda s: s.get("lastAttemptedRevision") == bad)
+    refused = [
+        c for c in status["conditions"] if c["type"] in ("RenderError", "ValidationError") and c["status"] == "True"
+    ]
+    assert refused and "sync-wave" in refused[0]["message"]
+    assert status["lastSyncedRevision"] == good
+    assert (await kube.get("v1", "ConfigMap", "cm", namespace))["data"] == {"value": "1"}
+    assert await kube.get_or_none("v1", "ConfigMap", "w", namespace) is None
