@@ -166,7 +166,7 @@ class StatusWriter:
                 why.initiator,
             )
             status["history"] = history.append(old.get("history"), entry, p.spec.revision_history_limit)
-        wanted = _conditions(sync, app_health.status.value, outcome, decision.held)
+        wanted = _conditions(sync, app_health.status.value, outcome, decision.held, _unretried(p, decision))
         fought = p.memory.fight_guard.fights()
         status["conditions"] = conditions.apply(old.get("conditions"), wanted + _fight_condition(wanted, fought), now)
         _handled(app, status)
@@ -294,7 +294,22 @@ def _summary(outcome: SyncOutcome) -> str:
     return "successfully synced" + (f" ({', '.join(parts)})" if parts else " (no changes)")
 
 
-def _conditions(sync: str, health: str, outcome: SyncOutcome, held: str = "") -> list[conditions.Condition]:
+def _unretried(p: Pass, decision: Decision) -> list[conditions.Condition]:
+    """A failed operation this pass did not retry stays reported until it is retried, synced past or
+    superseded; once `retry.limit` is spent the Application is Stalled."""
+    if not decision.failed:
+        return []
+    wanted = [conditions.Condition("SyncError", True, "SyncFailed", decision.failed)]
+    attempts = p.memory.retries
+    if attempts > p.spec.sync_policy.retry.limit:
+        message = f"gave up after {attempts} failed attempts (retry.limit): {decision.failed}"
+        wanted.append(conditions.Condition(conditions.STALLED, True, "RetriesExhausted", message))
+    return wanted
+
+
+def _conditions(
+    sync: str, health: str, outcome: SyncOutcome, held: str = "", unretried: list[conditions.Condition] | None = None
+) -> list[conditions.Condition]:
     wanted: list[conditions.Condition] = []
     if held and sync != reporting.SYNCED:
         wanted.append(conditions.Condition("SyncWindow", True, "SyncWindowClosed", held))
@@ -307,6 +322,8 @@ def _conditions(sync: str, health: str, outcome: SyncOutcome, held: str = "") ->
         message = "; ".join([c.message for c in outcome.conflicts[:5]] + [c.message for c in failed[:5]])
         reason = "Conflict" if outcome.conflicts and not failed else "SyncFailed"
         wanted.append(conditions.Condition("SyncError", True, reason, message))
+    elif unretried:
+        wanted.extend(unretried)
     if outcome.prune_plan.refused:
         wanted.append(conditions.Condition("SyncError", True, "EmptyRender", outcome.prune_plan.refused_reason))
     if outcome.waiting or health == "Progressing":
