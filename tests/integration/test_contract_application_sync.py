@@ -123,3 +123,48 @@ async def test_a_failing_sync_is_retried_with_backoff_up_to_the_limit(
 
 def _refresh(value: str) -> dict[str, object]:
     return {"metadata": {"annotations": {"gitward.dev/refresh": value}}}
+
+
+async def test_deleting_an_application_deletes_its_cluster_scoped_objects_too_and_prunes_only_its_inventory(
+    kube: KubeClient, namespace: str, controller: Controller, make_repo: MakeRepo, git_http_server: GitHttpServer
+) -> None:
+    """An object that merely carries the Application's tracking id and label (made by hand, never in
+    its inventory) is neither pruned nor deleted with it; the cluster-scoped objects it made are."""
+    role = f"gwt-contract-{namespace}"
+    cluster_role = {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole", "metadata": {"name": role}}
+    repo = make_repo()
+    sha = repo.commit({"cm.yaml": configmap("cm"), "role.yaml": json.dumps(cluster_role)})
+    url = git_http_server.publish(repo, "config.git")
+    stranger = json.loads(configmap("stranger"))
+    stranger["metadata"]["namespace"] = namespace
+    stranger["metadata"]["annotations"] = {
+        "gitward.dev/tracking-id": f"{namespace}/app:/ConfigMap:{namespace}/stranger"
+    }
+    stranger["metadata"]["labels"] = {"app.kubernetes.io/managed-by": "gitward"}
+    await kube.create(stranger)
+    try:
+        await kube.create(apps.application("app", namespace, url))
+        await apps.wait_status(kube, namespace, "app", apps.synced_at(sha))
+        await kube.get("rbac.authorization.k8s.io/v1", "ClusterRole", role)
+
+        pruned = repo.commit({"cm.yaml": None}, message="drop cm")
+        git_http_server.publish(repo, "config.git")
+        controller.refresh(f"{namespace}/app")
+        status = await apps.wait_status(kube, namespace, "app", apps.synced_at(pruned))
+        assert await kube.get_or_none("v1", "ConfigMap", "cm", namespace) is None
+        assert await kube.get_or_none("v1", "ConfigMap", "stranger", namespace) is not None
+        assert [r["name"] for r in status["operationState"]["syncResult"]["resources"]] == ["cm"]
+
+        await kube.delete("gitward.dev/v1alpha1", "Application", "app", namespace)
+        await apps.wait_for(
+            lambda: _absent(kube, "rbac.authorization.k8s.io/v1", "ClusterRole", role),
+            message="the cluster-scoped object deleted with its Application",
+        )
+        assert await kube.get_or_none("v1", "ConfigMap", "stranger", namespace) is not None
+    finally:
+        if await kube.get_or_none("rbac.authorization.k8s.io/v1", "ClusterRole", role):
+            await kube.delete("rbac.authorization.k8s.io/v1", "ClusterRole", role)
+
+
+async def _absent(kube: KubeClient, api_version: str, kind: str, name: str) -> bool:
+    return await kube.get_or_none(api_version, kind, name) is None
