@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 import pytest
 from tests.support import apps
@@ -168,3 +168,54 @@ async def test_deleting_an_application_deletes_its_cluster_scoped_objects_too_an
 
 async def _absent(kube: KubeClient, api_version: str, kind: str, name: str) -> bool:
     return await kube.get_or_none(api_version, kind, name) is None
+
+
+SUSPENDED_CRONJOB = json.dumps(
+    {
+        "apiVersion": "batch/v1",
+        "kind": "CronJob",
+        "metadata": {"name": "nightly"},
+        "spec": {
+            "schedule": "0 3 * * *",
+            "suspend": True,
+            "jobTemplate": {
+                "spec": {
+                    "template": {
+                        "spec": {"restartPolicy": "Never", "containers": [{"name": "c", "image": "busybox:1.36"}]}
+                    }
+                }
+            },
+        },
+    }
+)
+
+UNADDRESSED_LOAD_BALANCER = json.dumps(
+    {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": "front"},
+        "spec": {"type": "LoadBalancer", "ports": [{"port": 80}], "selector": {"app": "none"}},
+    }
+)
+
+
+async def test_suspended_ranks_between_healthy_and_progressing(
+    kube: KubeClient, namespace: str, controller: Controller, make_repo: MakeRepo, git_http_server: GitHttpServer
+) -> None:
+    repo = make_repo()
+    first = repo.commit({"cron.yaml": SUSPENDED_CRONJOB, "cm.yaml": configmap("cm")})
+    url = git_http_server.publish(repo, "config.git")
+    await kube.create(apps.application("app", namespace, url))
+
+    def health_is(expected: str, sha: str) -> Callable[[apps.Status], bool]:
+        return apps.all_of(apps.synced_at(sha), lambda s: (s.get("health") or {}).get("status") == expected)
+
+    status = await apps.wait_status(kube, namespace, "app", health_is("Suspended", first))
+    assert "suspended" in status["health"]["message"].lower()
+    row = next(r for r in status["resources"] if r["kind"] == "CronJob")
+    assert row["health"]["status"] == "Suspended"
+
+    second = repo.commit({"svc.yaml": UNADDRESSED_LOAD_BALANCER}, message="a load balancer")
+    git_http_server.publish(repo, "config.git")
+    controller.refresh(f"{namespace}/app")
+    await apps.wait_status(kube, namespace, "app", health_is("Progressing", second))
