@@ -219,3 +219,41 @@ async def test_suspended_ranks_between_healthy_and_progressing(
     git_http_server.publish(repo, "config.git")
     controller.refresh(f"{namespace}/app")
     await apps.wait_status(kube, namespace, "app", health_is("Progressing", second))
+
+
+async def test_target_revision_takes_a_tag_or_a_full_sha_and_a_missing_path_keeps_the_last_good(
+    kube: KubeClient, namespace: str, controller: Controller, make_repo: MakeRepo, git_http_server: GitHttpServer
+) -> None:
+    repo = make_repo()
+    tagged = repo.commit({"app/cm.yaml": configmap("cm", "tagged")}, message="release")
+    repo.tag("v1.0.0")
+    pinned = repo.commit({"app/cm.yaml": configmap("cm", "pinned")}, message="pinned")
+    repo.commit({"app/cm.yaml": configmap("cm", "newest")}, message="newest")
+    url = git_http_server.publish(repo, "config.git")
+    source = {"repoURL": url, "targetRevision": "v1.0.0", "path": "app"}
+    await kube.create(apps.application("app", namespace, url, source=source))
+    status = await apps.wait_status(kube, namespace, "app", apps.synced_at(tagged))
+    assert status["history"][-1]["message"] == "release"
+    assert await _value_of(kube, namespace, "cm") == "tagged"
+
+    patch = {"spec": {"source": {"targetRevision": pinned}}}
+    await kube.patch("gitward.dev/v1alpha1", "Application", "app", namespace, patch)
+    await apps.wait_status(kube, namespace, "app", apps.synced_at(pinned))
+    assert await _value_of(kube, namespace, "cm") == "pinned"
+
+    patch = {"spec": {"source": {"path": "no/such/dir"}}}
+    await kube.patch("gitward.dev/v1alpha1", "Application", "app", namespace, patch)
+
+    def refused(s: apps.Status) -> bool:
+        failing = [c for c in s.get("conditions") or [] if c["type"].endswith("Error") and c["status"] == "True"]
+        return s.get("observedGeneration") == 3 and bool(failing)
+
+    status = await apps.wait_status(kube, namespace, "app", refused)
+    failing = next(c for c in status["conditions"] if c["type"].endswith("Error") and c["status"] == "True")
+    assert "no/such/dir" in failing["message"], failing
+    assert status["lastAttemptedRevision"] == pinned and status["lastSyncedRevision"] == pinned
+    assert await _value_of(kube, namespace, "cm") == "pinned"
+
+
+async def _value_of(kube: KubeClient, namespace: str, name: str) -> str:
+    return str((await kube.get("v1", "ConfigMap", name, namespace))["data"]["value"])
