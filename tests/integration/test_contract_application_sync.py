@@ -257,3 +257,23 @@ async def test_target_revision_takes_a_tag_or_a_full_sha_and_a_missing_path_keep
 
 async def _value_of(kube: KubeClient, namespace: str, name: str) -> str:
     return str((await kube.get("v1", "ConfigMap", name, namespace))["data"]["value"])
+
+
+async def test_an_application_held_by_its_dependencies_still_answers_each_refresh(
+    kube: KubeClient, namespace: str, controller: Controller, make_repo: MakeRepo, git_http_server: GitHttpServer
+) -> None:
+    """reconciledAt is the end of the last completed re-check, changed or not: waiting for a
+    dependency that does not exist yet is such a re-check."""
+    repo = make_repo()
+    repo.commit({"cm.yaml": configmap("cm")})
+    url = git_http_server.publish(repo, "config.git")
+    await kube.create(apps.application("app", namespace, url, dependsOn=[{"name": "absent"}]))
+    status = await apps.wait_status(kube, namespace, "app", lambda s: bool(s.get("reconciledAt")))
+    for request in ("r1", "r2"):
+        await asyncio.sleep(1.1)  # reconciledAt has a resolution of one second
+        await kube.patch("gitward.dev/v1alpha1", "Application", "app", namespace, _refresh(request))
+        later = await apps.wait_status(kube, namespace, "app", apps.refreshed(request))
+        assert later["reconciledAt"] > status["reconciledAt"], (status["reconciledAt"], later["reconciledAt"])
+        assert apps.condition(later, "Reconciling") is not None
+        status = later
+    assert await kube.get_or_none("v1", "ConfigMap", "cm", namespace) is None
