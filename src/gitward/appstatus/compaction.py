@@ -72,9 +72,10 @@ def expand_rows(status: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
-def sync_result(revision: str, changes: Iterable[dict[str, str]]) -> dict[str, Any]:
-    """`operationState.syncResult`: the objects that changed or failed, and a count of every action."""
-    counts: dict[str, int] = {}
+def sync_result(revision: str, changes: Iterable[dict[str, str]], unchanged: int = 0) -> dict[str, Any]:
+    """`operationState.syncResult`: the objects that changed or failed, and a count of every action
+    (`unchanged`: the objects already in sync, never listed)."""
+    counts: dict[str, int] = {"unchanged": unchanged} if unchanged else {}
     listed: list[dict[str, str]] = []
     for change in changes:
         action = change.get("action", "")

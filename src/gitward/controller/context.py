@@ -28,7 +28,8 @@ class Memory:
     attempted: Revision | None = None  # the newest revision tried, even when refused (lastAttemptedRevision)
     source_key: str = ""
     checked_at: float = 0.0
-    retries: int = 0
+    retries: int = 0  # failed attempts of the current sync operation (syncPolicy.retry.limit)
+    retry_at: float = 0.0  # monotonic time its retry backoff ends
     desired: list[Manifest] = field(default_factory=list)  # the last normalised render
     desired_key: tuple[str, ...] = ()  # what it was rendered from; () = render again next time
     effective: list[Manifest] = field(default_factory=list)  # `desired` as last compared: ignored fields out

@@ -190,8 +190,9 @@ async def report(
     changed = {k: v for k, v in status.items() if old.get(k) != v}
     before = conditions.find(old.get("conditions"), conditions.READY) or {}
     if before.get("message") != held.message:
-        changed["reconciledAt"] = now
         await recorder.emit(p.app, "Normal", held.reason, held.message, revision=revision.sha)
+    if before.get("message") != held.message or p.full or p.why.refresh:  # a completed re-check (SPEC §2)
+        changed["reconciledAt"] = now
     if changed:
         await writer.patch(p.app, changed)
     if held.refetch:

@@ -45,6 +45,7 @@ __all__ = ["Options", "Reconciler", "SyncFailure"]
 
 log = get_logger(__name__)
 
+RETRY_SLACK = 0.05  # seconds past the end of a retry backoff, so that it has ended when the reconcile runs
 FIGHT_WAKE_SLACK = 0.05  # seconds past the end of a back-off, so that it has ended when the reconcile runs
 
 
@@ -125,8 +126,9 @@ class Reconciler:
             p.memory.checked_at = time.monotonic()
         p.memory.desired, p.memory.effective = desired, []
         hooks, p.desired = hook_plan.split(desired)  # hooks run around a sync operation, never applied with it
-        retry_allowed = p.memory.retries < p.spec.sync_policy.retry.limit
-        decision = triggers.decide(p.spec, p.app.get("status") or {}, revision.sha, p.why, retry_allowed)
+        decision = triggers.decide(p.spec, p.app.get("status") or {}, revision.sha, p.why, _may_retry(p))
+        if decision.write and not decision.heal_only and not decision.retry:
+            p.memory.retries, p.memory.retry_at = 0, 0.0  # a new operation: its own retries
         decision = self._within_sync_windows(p, decision)
         if dependencies.applies(p, decision):  # spec.dependsOn and RollingSync steps (SPEC §11)
             held = dependencies.hold(p, revision.sha, self.status.applications.store)
@@ -182,29 +184,38 @@ class Reconciler:
     async def _failed(self, p: Pass, exc: ReconcileError) -> float:
         """The one failure path: the step's condition in the status, and when to try again — a
         permanent error waits for a new revision or spec (polling the source at the interval)."""
-        p.memory.retries += 1
         await self.status.failure(p.app, p.revision or p.memory.attempted or p.memory.revision, exc)
-        return _jitter(p.interval) if isinstance(exc, PermanentError) else self._backoff(p.spec, p.memory)
+        return _jitter(p.interval) if isinstance(exc, PermanentError) else self._retry_later(p)
 
     async def _report(
         self, p: Pass, target: Target, revision: Revision, outcome: SyncOutcome, decision: triggers.Decision
     ) -> float | None:
         await self._watch_fights(p, decision, outcome)
         report = await self.status.outcome(p, target, revision, outcome, decision)
-        delay = self._requeue(p, outcome, report.health)
+        delay = self._requeue(p, outcome, report.health, decision)
         wake = p.memory.fight_guard.wake(time.monotonic())  # a back-off ends, or a fight may be over
         return delay if wake is None else min(delay, wake + FIGHT_WAKE_SLACK)
 
-    def _requeue(self, p: Pass, outcome: SyncOutcome, health: str) -> float:
+    def _requeue(self, p: Pass, outcome: SyncOutcome, health: str, decision: triggers.Decision) -> float:
         if outcome.failed:
-            p.memory.retries += 1
-            return self._backoff(p.spec, p.memory)
-        p.memory.retries = 0
+            return self._retry_later(p)
+        if decision.write:  # the operation went through: a later failure starts its retries afresh
+            p.memory.retries, p.memory.retry_at = 0, 0.0
         if outcome.waiting:
             return 1.0
+        delay = _jitter(p.interval)
         if health in ("Progressing", "Missing"):
-            return min(self.options.progress_requeue, _jitter(p.interval))
-        return _jitter(p.interval)
+            delay = min(self.options.progress_requeue, delay)
+        if decision.failed and _may_retry(p, at_all=True):  # a backoff runs: wake when it ends
+            delay = min(delay, max(p.memory.retry_at - time.monotonic(), 0.0) + RETRY_SLACK)
+        return delay
+
+    def _retry_later(self, p: Pass) -> float:
+        """Count a failed attempt; the backoff before the next one (syncPolicy.retry)."""
+        p.memory.retries += 1
+        delay = self._backoff(p.spec, p.memory)
+        p.memory.retry_at = time.monotonic() + delay
+        return delay
 
     async def _watch_fights(self, p: Pass, decision: triggers.Decision, outcome: SyncOutcome) -> None:
         """Count self-heal corrections per object; report a fight that starts (Event) or ends (log)."""
@@ -226,6 +237,14 @@ class Reconciler:
         except ValueError:
             base, cap = 5.0, 180.0
         return float(min(base * backoff.factor ** max(memory.retries - 1, 0), cap))
+
+
+def _may_retry(p: Pass, *, at_all: bool = False) -> bool:
+    """Whether a failed operation may be tried again now (or, `at_all`, once its backoff ends):
+    `retry.limit` retries after the first attempt, each after its backoff."""
+    if p.memory.retries > p.spec.sync_policy.retry.limit:
+        return False
+    return at_all or time.monotonic() >= p.memory.retry_at
 
 
 class SyncFailure(SyncError):

@@ -74,7 +74,7 @@ class StatusWriter:
         await self.patch(
             app,
             {
-                "inventory": _merge_patch_of(app.get("status"), "inventory", inventory.to_status(entries)),
+                "inventory": _merge_patch_of((app.get("status") or {}).get("inventory"), inventory.to_status(entries)),
                 "operationState": {
                     "phase": "Running",
                     "startedAt": reporting.now(),
@@ -166,16 +166,14 @@ class StatusWriter:
                 why.initiator,
             )
             status["history"] = history.append(old.get("history"), entry, p.spec.revision_history_limit)
-        wanted = _conditions(sync, app_health.status.value, outcome, decision.held)
+        wanted = _conditions(sync, app_health.status.value, outcome, decision.held, _unretried(p, decision))
         fought = p.memory.fight_guard.fights()
         status["conditions"] = conditions.apply(old.get("conditions"), wanted + _fight_condition(wanted, fought), now)
         _handled(app, status)
         facts = {"sync": sync, "health": app_health.status.value}
         await self._events(app, outcome, decision, sync, revision.sha, facts)
         self._health_changed(app, old, app_health.status.value, app_health.message, revision.sha, facts)
-        changed = {key: value for key, value in status.items() if old.get(key) != value}
-        if "inventory" in changed:
-            changed["inventory"] = _merge_patch_of(old, "inventory", changed["inventory"])
+        changed = {key: _merge_patch_of(old.get(key), value) for key, value in status.items() if old.get(key) != value}
         if changed:  # a merge patch of only what changed: big Applications cost the API server less
             await self.patch(app, changed)
         metrics.set_app_info(p.namespace, p.name, sync, app_health.status.value, apps.short_revision(revision.sha))
@@ -221,12 +219,14 @@ class StatusWriter:
                 log.info("out of sync", app=_key(app), drift=drift[0])
 
 
-def _merge_patch_of(old: Any, key: str, value: dict[str, Any]) -> dict[str, Any]:
-    """`value` for a merge patch of `status.<key>`: fields of the old value it lacks are set to null,
-    so switching forms (the inventory's `entries` ↔ `compressed`) leaves nothing stale behind."""
-    before = old.get(key) if isinstance(old, dict) else None
-    gone = {field: None for field in before if field not in value} if isinstance(before, dict) else {}
-    return {**gone, **value}
+def _merge_patch_of(before: Any, value: Any) -> Any:
+    """`value` for a merge patch over `before`: fields of the old value it lacks are set to null, at
+    every depth, so nothing stale is left behind (the inventory's `entries` ↔ `compressed`, the
+    action counts and hook run of an earlier operation)."""
+    if not isinstance(value, dict) or not isinstance(before, dict):
+        return value
+    gone = {field: None for field in before if field not in value}
+    return {**gone, **{field: _merge_patch_of(before.get(field), v) for field, v in value.items()}}
 
 
 def _rv(obj: Manifest) -> int:
@@ -279,7 +279,7 @@ def _operation(
         "message": message[:2048],
         "revision": revision.sha,
         "prune": decision.prune,
-        "syncResult": compaction.sync_result(revision.sha, changes),
+        "syncResult": compaction.sync_result(revision.sha, changes, outcome.unchanged),
     }
     if outcome.hook_run:
         state["hookRun"], state["hooks"] = outcome.hook_run, outcome.hooks[:100]
@@ -294,7 +294,22 @@ def _summary(outcome: SyncOutcome) -> str:
     return "successfully synced" + (f" ({', '.join(parts)})" if parts else " (no changes)")
 
 
-def _conditions(sync: str, health: str, outcome: SyncOutcome, held: str = "") -> list[conditions.Condition]:
+def _unretried(p: Pass, decision: Decision) -> list[conditions.Condition]:
+    """A failed operation this pass did not retry stays reported until it is retried, synced past or
+    superseded; once `retry.limit` is spent the Application is Stalled."""
+    if not decision.failed:
+        return []
+    wanted = [conditions.Condition("SyncError", True, "SyncFailed", decision.failed)]
+    attempts = p.memory.retries
+    if attempts > p.spec.sync_policy.retry.limit:
+        message = f"gave up after {attempts} failed attempts (retry.limit): {decision.failed}"
+        wanted.append(conditions.Condition(conditions.STALLED, True, "RetriesExhausted", message))
+    return wanted
+
+
+def _conditions(
+    sync: str, health: str, outcome: SyncOutcome, held: str = "", unretried: list[conditions.Condition] | None = None
+) -> list[conditions.Condition]:
     wanted: list[conditions.Condition] = []
     if held and sync != reporting.SYNCED:
         wanted.append(conditions.Condition("SyncWindow", True, "SyncWindowClosed", held))
@@ -307,6 +322,8 @@ def _conditions(sync: str, health: str, outcome: SyncOutcome, held: str = "") ->
         message = "; ".join([c.message for c in outcome.conflicts[:5]] + [c.message for c in failed[:5]])
         reason = "Conflict" if outcome.conflicts and not failed else "SyncFailed"
         wanted.append(conditions.Condition("SyncError", True, reason, message))
+    elif unretried:
+        wanted.extend(unretried)
     if outcome.prune_plan.refused:
         wanted.append(conditions.Condition("SyncError", True, "EmptyRender", outcome.prune_plan.refused_reason))
     if outcome.waiting or health == "Progressing":

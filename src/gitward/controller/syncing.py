@@ -47,6 +47,7 @@ class SyncOutcome:
     awaiting_prune: list[ObjectRef] = field(default_factory=list)
     waiting: str = ""  # a wave is not healthy yet: the sync continues on the next reconcile
     wrote: bool = False
+    unchanged: int = 0  # desired objects already in sync, not written (syncResult.summary)
     out_of_sync: dict[ObjectRef, str] = field(default_factory=dict)
     """Every object found out of sync (written or not) → for the drift of an object in
     `Policy.name_writers`, the field manager that changed it last (before any write); else ""."""
@@ -160,6 +161,7 @@ class Syncer:
             app_name=self.app_name,
         )
         pending = [o for o in mine if (ref := ObjectRef.of(o)) in out.out_of_sync and ref not in policy.hold]
+        out.unchanged = sum(1 for o in mine if ObjectRef.of(o) not in out.out_of_sync)
         if policy.write and pending:
             plan = _Writes(mine, pending, live, old, new_entries, originals, self._replaceable(policy))
             await self._write(plan, out, persist)

@@ -106,6 +106,8 @@ class Decision:
     allow_empty: bool
     heal_only: bool  # writing only to revert drift (selfHeal), not for a new revision
     held: str = ""  # why a write this reconcile would have made is held (a sync window)
+    retry: bool = False  # writing again the revision whose last operation failed (syncPolicy.retry)
+    failed: str = ""  # the message of the failed operation this pass does not retry (yet or at all)
 
 
 def decide(
@@ -123,8 +125,8 @@ def decide(
         return Decision(False, False, allow_empty, False)
     new_target = sha != status.get("lastSyncedRevision") or triggers.spec_changed
     failed = operation.get("phase") in ("Failed", "Error") and operation.get("revision", sha) == sha
-    if failed and not retry_allowed:  # wait for a new revision, spec or manual sync
-        return Decision(False, automated.prune, allow_empty, False)
+    if failed and not triggers.spec_changed and not retry_allowed:  # a backoff, or the retries are spent
+        return Decision(False, automated.prune, allow_empty, False, failed=str(operation.get("message") or "failed"))
     if new_target or failed:
-        return Decision(True, automated.prune, allow_empty, False)
+        return Decision(True, automated.prune, allow_empty, False, retry=failed and not triggers.spec_changed)
     return Decision(automated.self_heal, automated.prune, allow_empty, True)

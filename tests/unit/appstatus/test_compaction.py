@@ -79,6 +79,8 @@ def test_sync_result_lists_changes_and_counts_every_action() -> None:
     assert result["summary"] == {"configured": 1, "failed": 1, "unchanged": 5000}
     many = compaction.sync_result("sha", ({"name": str(i), "action": "created"} for i in range(5000)))
     assert len(many["resources"]) == compaction.FULL_ROWS and many["summary"] == {"created": 5000}
+    in_sync = compaction.sync_result("sha", [{"name": "a", "action": "configured"}], unchanged=3)
+    assert in_sync["summary"] == {"configured": 1, "unchanged": 3} and len(in_sync["resources"]) == 1
 
 
 def test_compressed_inventory_round_trips_deterministically() -> None:

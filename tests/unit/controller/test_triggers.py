@@ -52,6 +52,17 @@ def test_decide(
     assert (decision.write, decision.heal_only) == (write, heal_only), case
 
 
+def test_a_failed_operation_is_retried_as_such_and_reported_while_it_is_not() -> None:
+    failed = {**SYNCED, "operationState": {"phase": "Failed", "revision": "def", "message": "denied"}}
+    retried = triggers.decide(spec({}), failed, "def", triggers.of(app({}, failed)), True)
+    assert (retried.write, retried.retry, retried.failed) == (True, True, "")
+    waiting = triggers.decide(spec({}), failed, "def", triggers.of(app({}, failed)), False)
+    assert (waiting.write, waiting.failed) == (False, "denied")
+    changed = app({}, failed, generation=2)  # a spec change is a new operation, whatever the retries
+    fresh = triggers.decide(spec({}), failed, "def", triggers.of(changed), False)
+    assert (fresh.write, fresh.retry) == (True, False)
+
+
 @pytest.mark.parametrize(
     ("raw", "revision", "prune", "by", "error"),
     [
