@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from gitward.core.manifests import Manifest, ObjectRef
+from gitward.core.repositories import DEFAULT_PORTS, SCHEME_ALIASES
 
 DEFAULT = "default"
 
@@ -90,15 +91,6 @@ def _allowed(patterns: Iterable[str], values: Iterable[str]) -> bool:
 
 
 _SCHEME = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*)://")
-_DEFAULT_PORTS = {
-    "https": "443",
-    "http": "80",
-    "ssh": "22",
-    "git+ssh": "22",
-    "ssh+git": "22",
-    "git": "9418",
-    "oci": "443",
-}
 
 
 def normalize_repo_pattern(pattern: str) -> str:
@@ -111,9 +103,10 @@ def normalize_repo_pattern(pattern: str) -> str:
         head, _, first = head.partition(":")
         path, slash = first + slash + path, "/"
     host = head.rpartition("@")[2].lower()
-    port = _DEFAULT_PORTS.get(scheme["scheme"].lower()) if scheme else None
-    if port is not None and host.endswith(f":{port}"):
-        host = host[: -len(port) - 1]
+    name = scheme["scheme"].lower() if scheme else ""
+    port = DEFAULT_PORTS.get(SCHEME_ALIASES.get(name, name))
+    if port is not None:
+        host = host.removesuffix(f":{port}")
     path = re.sub(r"/{2,}", "/", path).strip("/").removesuffix(".git").rstrip("/")
     return f"{host}/{path}" if slash and path else host
 

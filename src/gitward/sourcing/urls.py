@@ -16,12 +16,11 @@ from urllib.parse import unquote
 
 from gitward.core.errors import SourceError
 from gitward.core.redaction import redact
+from gitward.core.repositories import DEFAULT_PORTS, SCHEME_ALIASES
 
 __all__ = ["SCHEMES", "RepoURL", "normalize", "parse"]
 
 SCHEMES = ("https", "http", "ssh", "git", "file")
-_ALIASES = {"git+ssh": "ssh", "ssh+git": "ssh"}
-DEFAULT_PORTS = {"https": 443, "http": 80, "ssh": 22, "git": 9418}
 _MAX_LENGTH = 2048
 
 _URL = re.compile(
@@ -101,7 +100,7 @@ def normalize(url: str) -> str:
     url = url.strip()
     if url.lower().startswith("oci://"):  # an OCI repository (SPEC §12): host[:port]/repository over https
         host, slash, path = url[len("oci://") :].partition("/")
-        return host.lower().removesuffix(":443") + slash + _normal_path(path, absolute=False)
+        return host.lower().removesuffix(f":{DEFAULT_PORTS['oci']}") + slash + _normal_path(path, absolute=False)
     try:
         return parse(url, allow_file=True).normalized()
     except SourceError:
@@ -125,7 +124,7 @@ def _check_text(url: str) -> None:
 
 def _from_url(url: str, match: re.Match[str], allow_file: bool) -> RepoURL:
     scheme = match["scheme"].lower()
-    scheme = _ALIASES.get(scheme, scheme)
+    scheme = SCHEME_ALIASES.get(scheme, scheme)
     if scheme not in SCHEMES:
         raise _invalid(url, f"scheme {scheme!r} is not allowed (use https, http, ssh or git)")
     if match["fragment"] is not None:
