@@ -39,6 +39,11 @@ class Memory:
     inputs: rendering.Inputs | None = None  # ConfigMaps/Secrets the render takes, read on full re-checks
     secret_values: tuple[str, ...] = ()  # Secret-held strings in the last render (masked in diffs)
 
+    def retries_spent(self, limit: int) -> bool:
+        """Whether the failed operation may not be tried again: `limit` retries after its first attempt
+        are used up (syncPolicy.retry.limit)."""
+        return self.retries > limit
+
 
 @dataclass
 class Pass:

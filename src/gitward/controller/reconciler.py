@@ -242,7 +242,7 @@ class Reconciler:
 def _may_retry(p: Pass, *, at_all: bool = False) -> bool:
     """Whether a failed operation may be tried again now (or, `at_all`, once its backoff ends):
     `retry.limit` retries after the first attempt, each after its backoff."""
-    if p.memory.retries > p.spec.sync_policy.retry.limit:
+    if p.memory.retries_spent(p.spec.sync_policy.retry.limit):
         return False
     return at_all or time.monotonic() >= p.memory.retry_at
 

@@ -300,9 +300,8 @@ def _unretried(p: Pass, decision: Decision) -> list[conditions.Condition]:
     if not decision.failed:
         return []
     wanted = [conditions.Condition("SyncError", True, "SyncFailed", decision.failed)]
-    attempts = p.memory.retries
-    if attempts > p.spec.sync_policy.retry.limit:
-        message = f"gave up after {attempts} failed attempts (retry.limit): {decision.failed}"
+    if p.memory.retries_spent(p.spec.sync_policy.retry.limit):
+        message = f"gave up after {p.memory.retries} failed attempts (retry.limit): {decision.failed}"
         wanted.append(conditions.Condition(conditions.STALLED, True, "RetriesExhausted", message))
     return wanted
 
