@@ -16,6 +16,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query
 
+from gitward.appstatus import conditions
 from gitward.core.manifests import Manifest
 from gitward.server import auth, backend, diffs, schemas, views
 
@@ -114,8 +115,8 @@ async def get_diff(principal: auth.Viewer, server: Backend, namespace: str, name
 
 def _failed_before_rendering(status: dict[str, Any]) -> str:
     """`Reason: message` of the condition that stopped the last reconcile before anything rendered."""
-    for condition in status.get("conditions") or []:
-        kind = condition.get("type") if isinstance(condition, dict) else None
-        if kind in ("SourceError", "RenderError") and condition.get("status") == "True":
+    for kind in ("SourceError", "RenderError"):
+        condition = conditions.find(status.get("conditions"), kind)
+        if condition is not None and condition.get("status") == "True":
             return f"{condition.get('reason') or kind}: {str(condition.get('message') or '')[:500]}"
     return ""
