@@ -26,15 +26,6 @@ RBAC = "rbac.authorization.k8s.io/v1"
 CONFIGMAP = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\ndata:\n  a: b\n"
 
 
-def project(name: str, namespace: str, spec: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "apiVersion": API_VERSION,
-        "kind": "Project",
-        "metadata": {"name": name, "namespace": namespace},
-        "spec": spec,
-    }
-
-
 def refused(status: apps.Status) -> bool:
     """The revision was refused before anything was written: a Project, validation or source error."""
     return any(
@@ -61,7 +52,7 @@ async def test_a_path_that_climbs_out_of_an_allowed_prefix_is_refused_before_git
     own.commit({"cm.yaml": CONFIGMAP.format(name="own")})
     git_http_server.publish(own, "team-a/own.git")
     bounds = {"sourceRepos": [f"{base}team-a/*"], "destinations": [{"cluster": "*", "namespace": namespace}]}
-    await kube.create(project("team-a", namespace, bounds))
+    await kube.create(apps.project("team-a", namespace, bounds))
     climbs = [
         f"{base}team-a/../team-b/secret.git",
         f"{base}team-a/%2e%2e/team-b/secret.git",
@@ -112,7 +103,7 @@ async def test_a_deny_entry_holds_for_every_spelling_of_the_repository(
     host = rest.rstrip("/")
     deny = f"!{base}team/secret"
     bounds = {"sourceRepos": ["*", deny], "destinations": [{"cluster": "*", "namespace": "*"}]}
-    await kube.create(project("tenant", namespace, bounds))
+    await kube.create(apps.project("tenant", namespace, bounds))
     repo_url = spelling.format(base=base, scheme=scheme, host=host, upper=base.upper())
     await kube.create(apps.application("app", namespace, repo_url, project="tenant"))
     status = await apps.wait_status(kube, namespace, "app", refused)
@@ -158,7 +149,7 @@ async def test_objects_that_claim_a_namespace_are_judged_by_their_real_scope(
         "destinations": [{"cluster": "in-cluster", "namespace": namespace}],
         "clusterResourceAllowlist": [{"group": "apiextensions.k8s.io", "kind": "CustomResourceDefinition"}],
     }
-    await kube.create(project("tenant", namespace, bounds))
+    await kube.create(apps.project("tenant", namespace, bounds))
     own = CONFIGMAP.format(name="own")
     renders = {
         "cluster-role": {"own.yaml": own, "escape.yaml": CLUSTER_ROLE.format(ns=namespace)},
@@ -363,7 +354,7 @@ async def test_allowing_the_namespace_kind_hands_over_only_destination_namespace
         "destinations": [{"cluster": "*", "namespace": f"{namespace}*"}],
         "clusterResourceAllowlist": [{"group": "", "kind": "Namespace"}],
     }
-    await kube.create(project("tenant", namespace, bounds))
+    await kube.create(apps.project("tenant", namespace, bounds))
     label = f"stolen-by-{namespace}"
     repo = make_repo()
     repo.commit(
@@ -388,8 +379,8 @@ async def test_an_application_cannot_widen_a_project_outside_its_destinations(
     await kube.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": team}})
     try:
         bounds = {"sourceRepos": ["*"], "destinations": [{"cluster": "*", "namespace": team}]}
-        await kube.create(project("tenant", namespace, bounds))
-        wide = project(
+        await kube.create(apps.project("tenant", namespace, bounds))
+        wide = apps.project(
             "tenant", namespace, {"sourceRepos": ["*"], "destinations": [{"cluster": "*", "namespace": "*"}]}
         )
         child = apps.application("child", namespace, "https://git.example.com/x.git")

@@ -19,15 +19,6 @@ CONFIGMAP = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm\ndata:\n  a:
 QUOTA = "apiVersion: v1\nkind: ResourceQuota\nmetadata:\n  name: q\nspec:\n  hard: {pods: '10'}\n"
 
 
-def project(name: str, namespace: str, spec: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "apiVersion": API_VERSION,
-        "kind": "Project",
-        "metadata": {"name": name, "namespace": namespace},
-        "spec": spec,
-    }
-
-
 def refused(status: apps.Status) -> bool:
     cond = apps.condition(status, "ValidationError")
     return cond is not None and cond["status"] == "True"
@@ -90,7 +81,7 @@ async def test_out_of_bounds_is_refused_before_any_write(
     controller: Controller,
     repo_url: str,
 ) -> None:
-    await kube.create(project("tenant", namespace, spec))
+    await kube.create(apps.project("tenant", namespace, spec))
     app = apps.application("app", namespace, repo_url, project="tenant")
     await kube.create(app)
     status = await apps.wait_status(kube, namespace, "app", refused)
@@ -107,8 +98,8 @@ async def test_changing_project_is_rechecked(
 ) -> None:
     narrow = {"sourceRepos": ["https://nowhere.example.com/*"], "destinations": [{"cluster": "*", "namespace": "*"}]}
     wide = {"sourceRepos": ["*"], "destinations": [{"cluster": "*", "namespace": "*"}]}
-    await kube.create(project("narrow", namespace, narrow))
-    await kube.create(project("wide", namespace, wide))
+    await kube.create(apps.project("narrow", namespace, narrow))
+    await kube.create(apps.project("wide", namespace, wide))
     await kube.create(apps.application("app", namespace, repo_url, project="wide"))
     await apps.wait_status(kube, namespace, "app", lambda s: s.get("sync", {}).get("status") == "Synced")
 
@@ -133,6 +124,6 @@ async def test_a_project_serves_the_application_namespaces_it_lists(
     kube: KubeClient, namespace: str, controller: Controller, repo_url: str
 ) -> None:
     spec = {"sourceRepos": ["*"], "destinations": [{"cluster": "*", "namespace": "*"}], "sourceNamespaces": [namespace]}
-    await kube.create(project("tenant", namespace, spec))
+    await kube.create(apps.project("tenant", namespace, spec))
     await kube.create(apps.application("app", namespace, repo_url, project="tenant"))
     await apps.wait_status(kube, namespace, "app", lambda s: s.get("sync", {}).get("status") == "Synced")

@@ -38,6 +38,16 @@ def application(name: str, namespace: str, repo_url: str, path: str = ".", **spe
     }
 
 
+def project(name: str, namespace: str, spec: dict[str, Any]) -> dict[str, Any]:
+    """A Project manifest (SPEC §6) in `namespace` (the controller's)."""
+    return {
+        "apiVersion": API_VERSION,
+        "kind": "Project",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": spec,
+    }
+
+
 async def get_app(kube: KubeClient, namespace: str, name: str) -> dict[str, Any]:
     return await kube.get(API_VERSION, "Application", name, namespace)
 
