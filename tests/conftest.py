@@ -28,6 +28,7 @@ from gitward.devcluster import cluster as devcluster
 from gitward.kube import errors
 from gitward.kube.client import KubeClient
 from tests.support import apps
+from tests.support.process import GitwardProcess
 
 pytest_plugins = ["tests.support.fixtures"]
 
@@ -117,3 +118,12 @@ async def _drop_finalizers(kube: KubeClient, namespace: str) -> None:
                 patch = {"metadata": {"finalizers": None}}
                 with contextlib.suppress(errors.APINotFoundError):
                     await kube.patch(API_VERSION, kind, obj["metadata"]["name"], namespace, patch)
+
+
+@pytest.fixture
+def processes() -> Iterator[list[GitwardProcess]]:
+    """`gitward run` processes a test starts (append them): killed when the test ends, whatever happens."""
+    started: list[GitwardProcess] = []
+    yield started
+    for proc in started:
+        proc.kill()

@@ -4,11 +4,9 @@ the JSON-only rule, anonymous loopback mode, and `gitward run --auth-file` as a 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx2
-import pytest
 from tests.conftest import ClusterUnderTest
 from tests.support import apps, http_api
 from tests.support.fixtures import MakeRepo
@@ -134,14 +132,6 @@ async def test_anonymous_loopback_mode(kube: KubeClient, namespace: str, crds: N
         body = http_api.encode(http_api.github_push("https://git.example.com/x.git", "main"))
         resp = await http.post("/api/v1/webhooks/git", headers=http_api.github(body), content=body)
         assert resp.status_code == 401 and "no webhookSecret" in resp.json()["detail"]
-
-
-@pytest.fixture
-def processes() -> Iterator[list[GitwardProcess]]:
-    started: list[GitwardProcess] = []
-    yield started
-    for proc in started:
-        proc.kill()
 
 
 async def test_gitward_run_with_an_auth_file(

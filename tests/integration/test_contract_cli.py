@@ -9,7 +9,7 @@ import json
 import socket
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -96,14 +96,6 @@ async def test_rollout_and_appset_lists_parse_as_json_and_yaml(
     for args in (("rollout", "list", "-o", "xml"), ("appset", "list", "-o", "wide"), ("rollout", "promote")):
         ran = await gitward(*args, *where)
         assert ran.code == 2 and ran.stdout == "", ran
-
-
-@pytest.fixture
-def processes() -> Iterator[list[GitwardProcess]]:
-    started: list[GitwardProcess] = []
-    yield started
-    for proc in started:
-        proc.kill()
 
 
 @pytest.fixture

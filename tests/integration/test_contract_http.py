@@ -7,7 +7,6 @@ resolve, and the diff of an Application whose source fails (409, not a 503 to re
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx2
@@ -105,14 +104,6 @@ async def test_every_missing_or_wrong_signature_is_401(kube: KubeClient, namespa
         ]:
             resp = await http.post(HOOK, headers=headers, content=body)
             assert resp.status_code == 200 and [a["name"] for a in resp.json()["refreshed"]] == ["web"], resp.text
-
-
-@pytest.fixture
-def processes() -> Iterator[list[GitwardProcess]]:
-    started: list[GitwardProcess] = []
-    yield started
-    for proc in started:
-        proc.kill()
 
 
 def _series(text: str) -> dict[str, list[dict[str, str]]]:

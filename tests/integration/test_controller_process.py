@@ -4,10 +4,8 @@ restart safety (SIGKILL in the middle of a 500-object sync converges with no orp
 from __future__ import annotations
 
 import socket
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from tests.conftest import ClusterUnderTest
 from tests.support import apps
 from tests.support.fixtures import MakeRepo
@@ -17,14 +15,6 @@ from gitward.controller.leadership import LEASE_API
 from gitward.kube.client import KubeClient
 
 CONFIGMAP = 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm-{i}\ndata:\n  value: "{i}"\n'
-
-
-@pytest.fixture
-def processes(tmp_path: Path) -> Iterator[list[GitwardProcess]]:
-    started: list[GitwardProcess] = []
-    yield started
-    for proc in started:
-        proc.kill()
 
 
 def _many(count: int) -> dict[str, str]:
